@@ -1,0 +1,218 @@
+package refresh
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tokenrefresh/refresh/internal/wire"
+)
+
+// Auth adds client authentication to one token request (RFC 6749 §2.3). The
+// package provides [ClientSecretBasic], [ClientSecretBasicRaw], [ClientSecretPost]
+// and [PublicClient]; other methods (a provider's own scheme, or a signed assertion)
+// implement Auth themselves or through [AuthFunc].
+//
+// Authenticate is called once for every request built, retries included, so a
+// method that needs a fresh value per request (an assertion's jti) makes it there.
+// It must use exactly one authentication method, must be safe for concurrent use,
+// and must not print its secrets from String, Format or its errors.
+type Auth interface {
+	Authenticate(r *AuthRequest) error
+}
+
+// AuthFunc adapts a plain function to [Auth].
+type AuthFunc func(r *AuthRequest) error
+
+// Authenticate calls f(r).
+func (f AuthFunc) Authenticate(r *AuthRequest) error { return f(r) }
+
+// AuthRequest is the token request being built, as an [Auth] sees it: the
+// endpoint it goes to, the client's clock, the headers, and a way to add body
+// parameters. It is valid only during the Authenticate call.
+type AuthRequest struct {
+	// TokenURL is the token endpoint the request goes to (Client.TokenURL): the
+	// audience of a client assertion (RFC 7523 §3).
+	TokenURL string
+	// Time is the client's clock when the request was built.
+	Time time.Time
+	// Header holds the request's headers; Basic authentication sets
+	// Authorization here.
+	Header http.Header
+
+	params []param
+}
+
+type param struct{ name, value string }
+
+// SetParam adds a parameter to the request body, such as client_id or
+// client_assertion. The refresh request's own parameters (grant_type,
+// refresh_token, scope) are refused with a [*ConfigError].
+func (r *AuthRequest) SetParam(name, value string) error {
+	switch name {
+	case "":
+		return &ConfigError{Field: "AuthRequest.SetParam", Reason: "empty parameter name"}
+	case "grant_type", "refresh_token", "scope":
+		return &ConfigError{Field: "AuthRequest.SetParam", Reason: fmt.Sprintf("%q is set by the refresh request itself", name)}
+	}
+	for i := range r.params {
+		if r.params[i].name == name {
+			r.params[i].value = value
+			return nil
+		}
+	}
+	r.params = append(r.params, param{name, value})
+	return nil
+}
+
+// param returns the value of a body parameter set through SetParam.
+func (r *AuthRequest) param(name string) (string, bool) {
+	for _, p := range r.params {
+		if p.name == name {
+			return p.value, true
+		}
+	}
+	return "", false
+}
+
+// checkOneMethod reports a request that carries two client authentication methods
+// at once, which RFC 6749 §2.3 forbids.
+func (r *AuthRequest) checkOneMethod() error {
+	methods := 0
+	if r.Header.Get("Authorization") != "" {
+		methods++
+	}
+	if _, ok := r.param("client_secret"); ok {
+		methods++
+	}
+	if _, ok := r.param("client_assertion"); ok {
+		methods++
+	}
+	if methods > 1 {
+		return &ConfigError{Field: "Auth", Reason: "more than one client authentication method in one request (RFC 6749 §2.3)"}
+	}
+	return nil
+}
+
+type authMethod uint8
+
+const (
+	methodBasic authMethod = iota
+	methodBasicRaw
+	methodPost
+	methodNone
+)
+
+func (m authMethod) name() string {
+	switch m {
+	case methodBasic:
+		return "ClientSecretBasic"
+	case methodBasicRaw:
+		return "ClientSecretBasicRaw"
+	case methodPost:
+		return "ClientSecretPost"
+	default:
+		return "PublicClient"
+	}
+}
+
+// clientAuth is every built-in method. Its secret never leaves through fmt or slog:
+// see Format and LogValue.
+type clientAuth struct {
+	method   authMethod
+	clientID string
+	secret   string
+	header   string // the whole Authorization value, built once, for the Basic methods
+	err      error  // a problem found at construction, reported on first use
+}
+
+// ClientSecretBasic authenticates with HTTP Basic as RFC 6749 §2.3.1 specifies:
+// client ID and secret are each form-encoded (application/x-www-form-urlencoded)
+// before being joined with ':' and base64-encoded. This is the method servers must
+// support; golang.org/x/oauth2 calls it AuthStyleInHeader.
+//
+// Servers that compare the raw credentials instead of decoding them (Cloud Foundry
+// UAA, Epic) reject IDs or secrets that contain characters the encoding changes;
+// use [ClientSecretBasicRaw] for those.
+func ClientSecretBasic(clientID, clientSecret string) Auth {
+	a := &clientAuth{method: methodBasic, clientID: clientID, secret: clientSecret}
+	b := wire.AppendFormValue(nil, clientID)
+	b = append(b, ':')
+	b = wire.AppendFormValue(b, clientSecret)
+	a.header = "Basic " + base64.StdEncoding.EncodeToString(b)
+	return a
+}
+
+// ClientSecretBasicRaw authenticates with HTTP Basic using the client ID and secret
+// as they are (RFC 7617), without the form-encoding of RFC 6749 §2.3.1. Choose it
+// only for a server known to need it (Cloud Foundry UAA, Epic); for IDs and secrets
+// made of letters, digits and "-._~" both methods send the same bytes. A client ID
+// that contains ':' cannot be sent this way and is refused with a [*ConfigError].
+func ClientSecretBasicRaw(clientID, clientSecret string) Auth {
+	a := &clientAuth{method: methodBasicRaw, clientID: clientID, secret: clientSecret}
+	if strings.IndexByte(clientID, ':') >= 0 {
+		a.err = &ConfigError{Field: "ClientSecretBasicRaw", Reason: "client ID contains ':', which raw Basic credentials cannot carry"}
+	}
+	a.header = "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+clientSecret))
+	return a
+}
+
+// ClientSecretPost authenticates with client_id and client_secret in the request
+// body (RFC 6749 §2.3.1), which servers may support instead of Basic.
+func ClientSecretPost(clientID, clientSecret string) Auth {
+	return &clientAuth{method: methodPost, clientID: clientID, secret: clientSecret}
+}
+
+// PublicClient identifies a client that has no secret (RFC 6749 §2.1, the "none"
+// method of RFC 7591) by sending client_id in the body. It is also the method for
+// mutual-TLS client authentication (RFC 8705), where the certificate lives in the
+// caller's http.Client.
+func PublicClient(clientID string) Auth {
+	return &clientAuth{method: methodNone, clientID: clientID}
+}
+
+// Authenticate adds the method's credentials to r.
+func (a *clientAuth) Authenticate(r *AuthRequest) error {
+	if a.err != nil {
+		return a.err
+	}
+	if a.clientID == "" {
+		return &ConfigError{Field: a.method.name(), Reason: "empty client ID"}
+	}
+	switch a.method {
+	case methodBasic, methodBasicRaw:
+		r.Header["Authorization"] = []string{a.header}
+		return nil
+	case methodPost:
+		r.params = append(r.params, param{"client_id", a.clientID}, param{"client_secret", a.secret})
+		return nil
+	default:
+		r.params = append(r.params, param{"client_id", a.clientID})
+		return nil
+	}
+}
+
+// String describes the method and client ID, never the secret.
+func (a *clientAuth) String() string {
+	if a.method == methodNone {
+		return fmt.Sprintf("refresh.%s{ClientID:%q}", a.method.name(), a.clientID)
+	}
+	return fmt.Sprintf("refresh.%s{ClientID:%q, ClientSecret:%s}", a.method.name(), a.clientID, redacted(a.secret))
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (a *clientAuth) GoString() string { return a.String() }
+
+// Format writes String for every verb, so that no verb prints the secret.
+func (a *clientAuth) Format(f fmt.State, verb rune) { writeRedacted(f, a.String()) }
+
+// LogValue gives slog the method and client ID, never the secret.
+func (a *clientAuth) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("method", a.method.name()),
+		slog.String("client_id", a.clientID),
+	)
+}

@@ -1,0 +1,167 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Version is this library's version, sent in the default User-Agent.
+const Version = "0.1.0"
+
+// DefaultUserAgent is the User-Agent sent when Client.UserAgent is empty. Some
+// providers (Reddit) throttle the generic Go User-Agent.
+const DefaultUserAgent = "refresh-go/" + Version + " (+https://github.com/tokenrefresh/refresh)"
+
+// DefaultTimeout bounds a whole refresh (connect, request, response body) when
+// Client.HTTPClient is nil.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultMaxResponseBytes caps the token response body when
+// Client.MaxResponseBytes is zero.
+const DefaultMaxResponseBytes = 1 << 20
+
+// Client refreshes access tokens at one token endpoint (RFC 6749 §6). Configure it
+// as a struct literal; every zero field has a documented default. A Client holds
+// no state between calls and is safe for concurrent use, as long as its fields are
+// not changed while it is in use.
+type Client struct {
+	// TokenURL is the token endpoint. Required. It must be https; http is
+	// accepted only for a loopback host (localhost, 127.0.0.0/8, ::1) unless
+	// AllowInsecureHTTP is set.
+	TokenURL string
+
+	// Auth authenticates the client to the token endpoint. Nil sends no client
+	// authentication at all (not even client_id); see PublicClient.
+	Auth Auth
+
+	// HTTPClient sends the requests. Nil means a client with DefaultTimeout over
+	// http.DefaultTransport, never http.DefaultClient. Its own transport, proxy,
+	// TLS client certificates (RFC 8705) and timeout are used as they are; its
+	// redirect policy is not, since a token endpoint's redirect is never followed.
+	// The Client never modifies it.
+	HTTPClient *http.Client
+
+	// UserAgent is sent as User-Agent. Empty means DefaultUserAgent.
+	UserAgent string
+
+	// MaxResponseBytes caps the token response body; a larger body is an error,
+	// not a truncated read. Zero means DefaultMaxResponseBytes (1 MiB).
+	MaxResponseBytes int64
+
+	// AllowInsecureHTTP permits an http TokenURL on a host that is not loopback,
+	// for a test network. Never set it in production: the refresh token and client
+	// secret cross the network in clear text.
+	AllowInsecureHTTP bool
+
+	// Now is the clock used for expiry times. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Refresh exchanges refreshToken for new tokens: it builds the request with
+// [Client.NewRequest], sends it through HTTPClient without following redirects,
+// and parses the answer with [Client.ParseResponse].
+//
+// The error is a [*ConfigError] when nothing was sent; an [*OAuthError] when the
+// server answered with an OAuth error, whatever the HTTP status (match the codes
+// with errors.Is and [ErrInvalidGrant] and the others); a [*ResponseError] when the
+// answer was not a usable token response; otherwise the transport's error, wrapped,
+// so that errors.Is(err, context.Canceled) and errors.As(err, new(*url.Error)) work.
+//
+// When the server issues no new refresh token, Tokens.RefreshToken is empty: the
+// caller keeps using refreshToken. When it issues one, refreshToken is spent and
+// the new one must be stored (RFC 6749 §6); [Source] does that bookkeeping.
+func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
+	req, err := c.NewRequest(ctx, refreshToken, opts...)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.ParseResponse(resp)
+}
+
+// send sends req through a copy of the caller's http.Client whose redirect policy
+// stops at the first response, so that a redirect never carries the credentials
+// elsewhere. The caller's client itself is left as it was.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	var hc http.Client
+	if c.HTTPClient != nil {
+		hc = *c.HTTPClient
+	} else {
+		hc.Timeout = DefaultTimeout
+	}
+	hc.CheckRedirect = stopAtRedirect
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, transportError(err)
+	}
+	return resp, nil
+}
+
+func stopAtRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// transportError wraps an error of http.Client.Do. The *url.Error stays reachable
+// with errors.As, but its URL loses any query, which may carry private values.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		clean := *ue
+		clean.URL = redactURL(ue.URL)
+		err = &clean
+	}
+	return fmt.Errorf("refresh: token request: %w", err)
+}
+
+// redactURL keeps the scheme, host and path of a URL, for error texts.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.ForceQuery = false
+	u.Fragment = ""
+	u.RawFragment = ""
+	return u.String()
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) userAgent() string {
+	if c.UserAgent != "" {
+		return c.UserAgent
+	}
+	return DefaultUserAgent
+}
+
+func (c *Client) maxResponseBytes() int64 {
+	if c.MaxResponseBytes > 0 {
+		return c.MaxResponseBytes
+	}
+	return DefaultMaxResponseBytes
+}
+
+// LogValue gives slog the token endpoint and the authentication method, which
+// never print a secret.
+func (c *Client) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("token_url", redactURL(c.TokenURL))}
+	if lv, ok := c.Auth.(slog.LogValuer); ok {
+		attrs = append(attrs, slog.Any("auth", lv))
+	} else if c.Auth != nil {
+		attrs = append(attrs, slog.String("auth", fmt.Sprintf("%T", c.Auth)))
+	}
+	return slog.GroupValue(attrs...)
+}

@@ -1,0 +1,25 @@
+// Package refresh refreshes OAuth 2.0 access tokens (RFC 6749 §6) over net/http.
+//
+// A [Client] names the token endpoint, the client authentication ([Auth]) and the
+// *http.Client to use; [Client.Refresh] exchanges a refresh token for [Tokens]:
+//
+//	c := &refresh.Client{
+//		TokenURL: "https://example.com/oauth2/token",
+//		Auth:     refresh.ClientSecretBasic(clientID, clientSecret),
+//	}
+//	tok, err := c.Refresh(ctx, refreshToken)
+//
+// Errors are typed. An [*OAuthError] is the server's answer (RFC 6749 §5.2), even
+// one sent with HTTP 200; errors.Is matches its code against [ErrInvalidGrant] and
+// the other [ErrorCode] values. A [*ResponseError] is an answer that is not a token
+// response (a proxy's HTML page, a missing access_token). A [*ConfigError] means
+// nothing was sent. Anything else is the transport's error, wrapped.
+//
+// The two halves are usable on their own: [Client.NewRequest] builds the request,
+// [Client.ParseResponse] reads any token endpoint's answer, lenient where real
+// providers differ (string numbers, scope arrays, form bodies) and strict where a
+// mistake would lose or corrupt a token.
+//
+// No value of this package prints a secret: [Tokens], every [Auth] it provides and
+// every error show neither tokens nor client secrets under fmt or log/slog.
+package refresh

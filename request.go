@@ -1,0 +1,303 @@
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tokenrefresh/refresh/internal/wire"
+)
+
+// ErrNoRefreshToken is wrapped by the [*ConfigError] that refuses a refresh without
+// a refresh token.
+var ErrNoRefreshToken = errors.New("refresh: no refresh token")
+
+// ConfigError reports a refresh refused before anything was sent: a missing or
+// malformed setting of the [Client], a bad argument, or an [Auth] that could not
+// build its credentials. Its text names what was wrong and never shows a secret.
+type ConfigError struct {
+	Field  string // what was wrong: "TokenURL", "refreshToken", "WithParam", ...
+	Reason string // why, in words
+	Err    error  // an underlying cause such as ErrNoRefreshToken, or nil
+}
+
+// Error returns "refresh: <Field>: <Reason>".
+func (e *ConfigError) Error() string { return "refresh: " + e.Field + ": " + e.Reason }
+
+// Unwrap returns the underlying cause, if any.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// RequestOption changes one refresh request; see [WithScopes], [WithParam] and
+// [WithHeader].
+type RequestOption func(*requestOptions)
+
+type requestOptions struct {
+	scopes  []string
+	params  []param
+	headers []param
+	err     error
+}
+
+func (o *requestOptions) fail(err error) {
+	if o.err == nil {
+		o.err = err
+	}
+}
+
+// WithScopes asks for the given scopes on this refresh: a subset of the scopes
+// originally granted (RFC 6749 §6). They are sent space-separated, in order,
+// without duplicates. Calling it with no scopes sends no scope parameter, which
+// asks for the scope already granted. A scope that is empty or holds a character
+// RFC 6749 §3.3 forbids (a space, '"', '\', a control or non-ASCII character) is
+// refused with a [*ConfigError].
+func WithScopes(scopes ...string) RequestOption {
+	return func(o *requestOptions) {
+		for _, s := range scopes {
+			if reason := badScope(s); reason != "" {
+				o.fail(&ConfigError{Field: "WithScopes", Reason: reason})
+				return
+			}
+			dup := false
+			for _, have := range o.scopes {
+				if have == s {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				o.scopes = append(o.scopes, s)
+			}
+		}
+	}
+}
+
+func badScope(s string) string {
+	if s == "" {
+		return "empty scope"
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			return fmt.Sprintf("scope %q holds a character RFC 6749 §3.3 forbids", s)
+		}
+	}
+	return ""
+}
+
+// WithParam adds a body parameter to this refresh, such as resource (RFC 8707) or
+// audience. A name given twice is sent twice (resource may repeat). The names
+// that the refresh request and client authentication own (grant_type,
+// refresh_token, scope, client_id, client_secret, client_assertion,
+// client_assertion_type) are refused with a [*ConfigError]: use [WithScopes] and
+// the Client's Auth for those.
+func WithParam(name, value string) RequestOption {
+	return func(o *requestOptions) {
+		switch name {
+		case "":
+			o.fail(&ConfigError{Field: "WithParam", Reason: "empty parameter name"})
+		case "grant_type", "refresh_token", "scope", "client_id", "client_secret",
+			"client_assertion", "client_assertion_type":
+			o.fail(&ConfigError{Field: "WithParam", Reason: fmt.Sprintf("%q is reserved; it is set by the request or by Client.Auth", name)})
+		default:
+			o.params = append(o.params, param{name, value})
+		}
+	}
+}
+
+// WithHeader sets a header on this refresh request, such as Origin, which
+// Microsoft Entra requires for single-page-application clients. Headers that the
+// request owns (Authorization, Content-Type, Content-Length, Host) are refused with
+// a [*ConfigError].
+func WithHeader(name, value string) RequestOption {
+	return func(o *requestOptions) {
+		canon := http.CanonicalHeaderKey(name)
+		switch canon {
+		case "":
+			o.fail(&ConfigError{Field: "WithHeader", Reason: "empty header name"})
+		case "Authorization", "Content-Type", "Content-Length", "Host", "Transfer-Encoding":
+			o.fail(&ConfigError{Field: "WithHeader", Reason: fmt.Sprintf("%q is set by the request or by Client.Auth", canon)})
+		default:
+			o.headers = append(o.headers, param{canon, value})
+		}
+	}
+}
+
+// requestInfoKey keys the requestInfo that NewRequest leaves in the request's
+// context for ParseResponse.
+type requestInfoKey struct{}
+
+// requestInfo is what ParseResponse needs to know about the request it answers:
+// when it was built (expiry counts from there) and which refresh token it carried
+// (so that no error text can echo it).
+type requestInfo struct {
+	refreshToken string
+	sent         time.Time
+}
+
+// NewRequest builds the refresh request (RFC 6749 §6) without sending it: POST to
+// TokenURL, an application/x-www-form-urlencoded body with grant_type,
+// refresh_token, scope and the options' parameters, client authentication from
+// Auth, and the headers Accept: application/json and User-Agent. The body can be
+// replayed (GetBody is set). Send it with any http.Client and hand the response to
+// [Client.ParseResponse]; [Client.Refresh] does both.
+//
+// Nothing is sent when the input is wrong: an empty refresh token, a TokenURL that
+// is not https (http only on a loopback host, or with AllowInsecureHTTP), an
+// invalid option, or an Auth error each give a [*ConfigError].
+func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...RequestOption) (*http.Request, error) {
+	if c == nil {
+		return nil, &ConfigError{Field: "Client", Reason: "nil *Client"}
+	}
+	if ctx == nil {
+		return nil, &ConfigError{Field: "ctx", Reason: "nil context"}
+	}
+	if refreshToken == "" {
+		return nil, &ConfigError{Field: "refreshToken", Reason: "empty refresh token", Err: ErrNoRefreshToken}
+	}
+	if c.TokenURL == "" {
+		return nil, &ConfigError{Field: "TokenURL", Reason: "empty"}
+	}
+	if c.MaxResponseBytes < 0 {
+		return nil, &ConfigError{Field: "MaxResponseBytes", Reason: "negative"}
+	}
+	var o requestOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	now := c.now()
+	info := &requestInfo{refreshToken: refreshToken, sent: now}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, c.TokenURL, nil)
+	if err != nil {
+		return nil, tokenURLError(err)
+	}
+	if err := c.checkTokenURL(req.URL); err != nil {
+		return nil, err
+	}
+
+	vals := make([]string, 3)
+	req.Header["Content-Type"] = vals[0:1:1]
+	req.Header["Accept"] = vals[1:2:2]
+	req.Header["User-Agent"] = vals[2:3:3]
+	vals[0] = "application/x-www-form-urlencoded"
+	vals[1] = "application/json"
+	vals[2] = c.userAgent()
+	for _, h := range o.headers {
+		req.Header[h.name] = append(req.Header[h.name], h.value)
+	}
+
+	ar := AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
+	if c.Auth != nil {
+		if err := c.Auth.Authenticate(&ar); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return nil, err
+			}
+			return nil, &ConfigError{Field: "Auth", Reason: "client authentication failed", Err: err}
+		}
+		if err := ar.checkOneMethod(); err != nil {
+			return nil, err
+		}
+	}
+
+	body := appendBody(nil, refreshToken, o.scopes, o.params, ar.params)
+	req.ContentLength = int64(len(body))
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return req, nil
+}
+
+// appendBody appends the form body: grant_type, refresh_token, scope, the
+// options' parameters, then client authentication's, in that order.
+func appendBody(b []byte, refreshToken string, scopes []string, groups ...[]param) []byte {
+	const head = "grant_type=refresh_token&refresh_token="
+	n := len(head) + wire.FormValueLen(refreshToken)
+	if len(scopes) > 0 {
+		n += len("&scope=")
+		for _, s := range scopes {
+			n += len(s) + 2
+		}
+	}
+	for _, g := range groups {
+		for _, p := range g {
+			n += 2 + wire.FormValueLen(p.name) + wire.FormValueLen(p.value)
+		}
+	}
+	if b == nil {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, head...)
+	b = wire.AppendFormValue(b, refreshToken)
+	if len(scopes) > 0 {
+		b = append(b, "&scope="...)
+		for i, s := range scopes {
+			if i > 0 {
+				b = append(b, '+')
+			}
+			b = wire.AppendFormValue(b, s)
+		}
+	}
+	for _, g := range groups {
+		for _, p := range g {
+			b = append(b, '&')
+			b = wire.AppendFormValue(b, p.name)
+			b = append(b, '=')
+			b = wire.AppendFormValue(b, p.value)
+		}
+	}
+	return b
+}
+
+// tokenURLError turns the error of parsing TokenURL into a ConfigError whose text
+// names the problem but not the URL, which may carry a tenant or other private
+// detail.
+func tokenURLError(err error) error {
+	reason := "not a valid URL"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		reason += ": " + ue.Err.Error()
+	}
+	return &ConfigError{Field: "TokenURL", Reason: reason}
+}
+
+// checkTokenURL refuses a token endpoint that would leak the credentials: one
+// without https (http only on loopback hosts, or by AllowInsecureHTTP), or with
+// user info the http package would turn into a second Authorization.
+func (c *Client) checkTokenURL(u *url.URL) error {
+	switch {
+	case u.Host == "":
+		return &ConfigError{Field: "TokenURL", Reason: "not an absolute URL with a host"}
+	case u.User != nil:
+		return &ConfigError{Field: "TokenURL", Reason: "must not hold user info: use Client.Auth for credentials"}
+	case u.Fragment != "":
+		return &ConfigError{Field: "TokenURL", Reason: "must not have a fragment (RFC 6749 §3.2)"}
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !c.AllowInsecureHTTP && !isLoopback(u.Hostname()) {
+			return &ConfigError{Field: "TokenURL", Reason: "http is allowed only for loopback hosts; use https (RFC 6749 §3.2) or set AllowInsecureHTTP"}
+		}
+	default:
+		return &ConfigError{Field: "TokenURL", Reason: fmt.Sprintf("scheme %q is not https", u.Scheme)}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
