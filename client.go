@@ -157,6 +157,9 @@ func (c *Client) maxResponseBytes() int64 {
 // LogValue gives slog the token endpoint and the authentication method, which
 // never print a secret.
 func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
 	attrs := []slog.Attr{slog.String("token_url", redactURL(c.TokenURL))}
 	if lv, ok := c.Auth.(slog.LogValuer); ok {
 		attrs = append(attrs, slog.Any("auth", lv))

@@ -111,9 +111,11 @@ func WithParam(name, value string) RequestOption {
 }
 
 // WithHeader sets a header on this refresh request, such as Origin, which
-// Microsoft Entra requires for single-page-application clients. Headers that the
-// request owns (Authorization, Content-Type, Content-Length, Host) are refused with
-// a [*ConfigError].
+// Microsoft Entra requires for single-page-application clients. It replaces any
+// value the header had, so it can also change User-Agent or Accept for one
+// request. Headers that the request or its client authentication own
+// (Authorization, Content-Type, Content-Length, Host, Transfer-Encoding) are
+// refused with a [*ConfigError].
 func WithHeader(name, value string) RequestOption {
 	return func(o *requestOptions) {
 		canon := http.CanonicalHeaderKey(name)
@@ -193,7 +195,7 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	vals[1] = "application/json"
 	vals[2] = c.userAgent()
 	for _, h := range o.headers {
-		req.Header[h.name] = append(req.Header[h.name], h.value)
+		req.Header[h.name] = []string{h.value}
 	}
 
 	ar := AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
@@ -203,7 +205,7 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 			if errors.As(err, &ce) {
 				return nil, err
 			}
-			return nil, &ConfigError{Field: "Auth", Reason: "client authentication failed", Err: err}
+			return nil, &ConfigError{Field: "Auth", Reason: "client authentication failed: " + err.Error(), Err: err}
 		}
 		if err := ar.checkOneMethod(); err != nil {
 			return nil, err

@@ -413,11 +413,14 @@ func (p *parser) parse() (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	if code, ok := f.text(f.errorCode); ok && code != "" {
-		return nil, p.oauthError(f, code)
-	}
 	if !f.errorCode.absent() {
-		return nil, p.fail("error", "not a string", nil)
+		code, ok := f.text(f.errorCode)
+		if !ok {
+			return nil, p.fail("error", "not a string", nil)
+		}
+		if code != "" { // "error": "" beside tokens is taken as no error
+			return nil, p.oauthError(f, code)
+		}
 	}
 	status := p.resp.StatusCode
 	if status >= 300 && status < 400 {
@@ -475,7 +478,10 @@ func (p *parser) parse() (*Tokens, error) {
 func (p *parser) fields() (*fields, error) {
 	f := &fields{}
 	b := bytes.TrimLeft(p.body, " \t\r\n")
-	if len(b) > 0 && b[0] == '{' {
+	if len(b) == 0 {
+		return nil, p.fail("", "empty body", nil)
+	}
+	if b[0] == '{' {
 		if !json.Valid(p.body) {
 			return nil, p.fail("", "malformed JSON", nil)
 		}
@@ -493,7 +499,7 @@ func (p *parser) fields() (*fields, error) {
 		return f, nil
 	}
 	if !p.formLike() {
-		if len(b) > 0 && b[0] == '[' || len(b) > 0 && b[0] == '"' {
+		if b[0] == '[' || b[0] == '"' {
 			return nil, p.fail("", "JSON body is not an object", nil)
 		}
 		return nil, p.fail("", "not an OAuth response", nil)
