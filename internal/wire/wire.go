@@ -77,6 +77,10 @@ func (o *Object) Next() (key, value []byte, ok bool) {
 		return nil, nil, false
 	}
 	end := skipString(d, i)
+	if end-i < 2 { // a lone '"' at the end of invalid input
+		o.pos = len(d)
+		return nil, nil, false
+	}
 	key = d[i+1 : end-1]
 	i = skipSpace(d, end)
 	if i >= len(d) || d[i] != ':' {
@@ -93,7 +97,7 @@ func (o *Object) Next() (key, value []byte, ok bool) {
 // Key decodes a raw key returned by Next. A key without escapes is compared
 // cheaply as string(raw); Key is for keys that may hold escapes.
 func Key(raw []byte) string {
-	if !hasEscape(raw) {
+	if !hasEscape(raw) && utf8.Valid(raw) {
 		return string(raw)
 	}
 	s, _ := String(append(append([]byte{'"'}, raw...), '"'))
