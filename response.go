@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -20,7 +21,10 @@ import (
 )
 
 // Tokens is a successful token response (RFC 6749 §5.1). Its String, Format,
-// GoString and LogValue never show a token: print it freely.
+// GoString and LogValue never show a token: print and log it freely. Marshalling
+// it with encoding/json, on the other hand, writes the tokens: that is for
+// storage, and a slog JSON handler given Tokens inside another value (a slice, a
+// struct) marshals them that way too, so log the Tokens value itself.
 type Tokens struct {
 	// AccessToken is the new access token; never empty in a parsed response.
 	AccessToken string
@@ -80,7 +84,7 @@ func (t *Tokens) Extra(name string) any {
 	}
 	var found []byte
 	for k, v, ok := obj.Next(); ok; k, v, ok = obj.Next() {
-		if string(k) == name || wire.Key(k) == name {
+		if wire.Key(k) == name {
 			found = v // the last one wins, as in encoding/json
 		}
 	}
@@ -210,7 +214,7 @@ var (
 // and an [ErrorCode] such as [ErrInvalidGrant]; use errors.As for the details.
 type OAuthError struct {
 	Code        string // error, such as "invalid_grant"
-	Description string // error_description, as sent (the refresh token removed)
+	Description string // error_description, as sent (any secret the request carried removed)
 	URI         string // error_uri, as sent
 	StatusCode  int    // the HTTP status it came with
 
@@ -260,7 +264,9 @@ type ResponseError struct {
 	Reason string
 	// Excerpt is a short, cleaned piece of the body for diagnosis. For a JSON or
 	// form body it lists only the field names, never values; for other bodies it
-	// holds at most 200 printable characters, any refresh token sent removed.
+	// holds at most 200 printable characters, any secret the request carried
+	// removed, or
+	// nothing when the body names a token or secret field.
 	Excerpt string
 	// RetryAfter is the wait the server asked for in Retry-After, or 0 (a 429 or
 	// 503 often comes with it).
@@ -344,7 +350,10 @@ func readCapped(resp *http.Response, max int64) ([]byte, error) {
 	if resp.ContentLength > max {
 		return nil, ErrResponseTooLarge
 	}
-	if n := resp.ContentLength; n >= 0 {
+	// A length of 0 is read as unknown: a real response declaring 0 has an empty
+	// body anyway, and an *http.Response built by hand (a test, a RoundTripper)
+	// often leaves the field 0 beside a body.
+	if n := resp.ContentLength; n > 0 {
 		buf := make([]byte, n, n+1)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			return nil, err
@@ -383,10 +392,10 @@ func (p *parser) fail(field, reason string, err error) *ResponseError {
 		RetryAfter:  retryAfter(p.resp.Header, p.now),
 		Err:         err,
 	}
-	if p.names != nil {
+	if len(p.names) > 0 {
 		e.Excerpt = "fields: " + clip(strings.Join(p.names, ", "), 200)
-	} else if len(p.body) > 0 {
-		e.Excerpt = excerpt(p.body, p.info.refreshToken)
+	} else if p.names == nil && len(p.body) > 0 {
+		e.Excerpt = excerpt(p.body, p.info)
 	}
 	return e
 }
@@ -411,6 +420,9 @@ type rawField struct {
 func (p *parser) parse() (*Tokens, error) {
 	f, err := p.fields()
 	if err != nil {
+		if s := p.resp.StatusCode; s >= 300 && s < 400 {
+			return nil, p.redirect()
+		}
 		return nil, err
 	}
 	if !f.errorCode.absent() {
@@ -424,17 +436,16 @@ func (p *parser) parse() (*Tokens, error) {
 	}
 	status := p.resp.StatusCode
 	if status >= 300 && status < 400 {
-		reason := "redirect not followed"
-		if loc := p.resp.Header.Get("Location"); loc != "" {
-			reason += " (to " + clip(redactURL(loc), 120) + ")"
-		}
-		return nil, p.fail("", reason, nil)
+		return nil, p.redirect()
 	}
 	if status < 200 || status > 299 {
 		return nil, p.fail("", "error status without an OAuth error body", nil)
 	}
 
 	t := &Tokens{IssuedAt: p.info.sent, raw: p.body, isForm: f.form}
+	if f.form {
+		t.raw = bytes.TrimSpace(p.body) // as parsed, so that Extra agrees
+	}
 	var ok bool
 	if t.AccessToken, ok = f.text(f.accessToken); !ok {
 		return nil, p.fieldError("access_token", f.accessToken, "a string")
@@ -474,6 +485,16 @@ func (p *parser) parse() (*Tokens, error) {
 	return t, nil
 }
 
+// redirect is the error for a 3xx: the redirect is not followed, and its
+// Location is shown without query or user info.
+func (p *parser) redirect() *ResponseError {
+	reason := "redirect not followed"
+	if loc := p.resp.Header.Get("Location"); loc != "" {
+		reason += " (to " + clip(redactURL(loc), 120) + ")"
+	}
+	return p.fail("", reason, nil)
+}
+
 // fields reads the known fields out of a JSON or form body.
 func (p *parser) fields() (*fields, error) {
 	f := &fields{}
@@ -483,7 +504,9 @@ func (p *parser) fields() (*fields, error) {
 	}
 	if b[0] == '{' {
 		if !json.Valid(p.body) {
-			return nil, p.fail("", "malformed JSON", nil)
+			// No excerpt: the values before the fault may be tokens.
+			p.names = []string{}
+			return nil, p.fail("", "malformed JSON", json.Unmarshal(p.body, new(json.RawMessage)))
 		}
 		obj, _ := wire.NewObject(p.body)
 		for k, v, ok := obj.Next(); ok; k, v, ok = obj.Next() {
@@ -499,24 +522,26 @@ func (p *parser) fields() (*fields, error) {
 		return f, nil
 	}
 	if !p.formLike() {
-		if b[0] == '[' || b[0] == '"' {
+		if (b[0] == '[' || b[0] == '"') && json.Valid(p.body) {
+			p.names = []string{} // no excerpt: the values may be tokens
 			return nil, p.fail("", "JSON body is not an object", nil)
 		}
 		return nil, p.fail("", "not an OAuth response", nil)
 	}
 	vals, err := url.ParseQuery(string(bytes.TrimSpace(p.body)))
+	// Excerpts show the names only, even of a form that does not parse: the
+	// values may be tokens.
+	p.names = slices.AppendSeq(make([]string, 0, len(vals)), maps.Keys(vals))
+	slices.Sort(p.names)
 	if err != nil || len(vals) == 0 {
 		return nil, p.fail("", "not an OAuth response", nil)
 	}
 	f.form = true
-	p.names = make([]string, 0, len(vals))
 	for name := range vals {
-		p.names = append(p.names, name)
 		if dst := f.slot(name); dst != nil {
 			*dst = rawField{str: vals.Get(name), set: true}
 		}
 	}
-	slices.Sort(p.names)
 	return f, nil
 }
 
@@ -652,7 +677,11 @@ func (f *fields) lifetime(r rawField) (time.Duration, error) {
 	case err != nil || x >= float64(maxSeconds):
 		return 0, errors.New("too large")
 	}
-	return time.Duration(x * float64(time.Second)), nil
+	d := time.Duration(x * float64(time.Second))
+	if d == 0 && x > 0 {
+		d = 1 // a lifetime too short to hold is spent, not unknown
+	}
+	return d, nil
 }
 
 // scopes reads scope: a space- (or comma-) separated string, a JSON array of
@@ -696,14 +725,10 @@ func splitScope(s string) []string {
 func (p *parser) oauthError(f *fields, code string) *OAuthError {
 	desc, _ := f.text(f.errorDescription)
 	uri, _ := f.text(f.uri)
-	if rt := p.info.refreshToken; len(rt) >= 6 {
-		desc = strings.ReplaceAll(desc, rt, "[redacted]")
-		uri = strings.ReplaceAll(uri, rt, "[redacted]")
-	}
 	return &OAuthError{
 		Code:            code,
-		Description:     desc,
-		URI:             uri,
+		Description:     p.info.redact(desc),
+		URI:             p.info.redact(uri),
 		StatusCode:      p.resp.StatusCode,
 		RetryAfter:      retryAfter(p.resp.Header, p.now),
 		WWWAuthenticate: p.resp.Header.Get("WWW-Authenticate"),
@@ -734,13 +759,18 @@ func retryAfter(h http.Header, now func() time.Time) time.Duration {
 }
 
 // excerpt returns at most 200 printable characters of a body that is neither
-// JSON nor form data, white space folded and the refresh token sent removed.
-func excerpt(body []byte, refreshToken string) string {
+// JSON nor form data, white space folded and the secrets sent removed.
+func excerpt(body []byte, info *requestInfo) string {
 	const max = 200
-	s := string(body[:min(len(body), 4*max)])
-	if len(refreshToken) >= 6 {
-		s = strings.ReplaceAll(s, refreshToken, "[redacted]")
+	// A body that names a credential field but was not parsed as JSON or a form
+	// (a form sent as application/json, JSON behind a byte-order mark) may hold
+	// its value: show nothing of it.
+	for _, name := range [...]string{"access_token", "refresh_token", "id_token", "client_secret", "client_assertion"} {
+		if bytes.Contains(body, []byte(name)) {
+			return "(withheld: the body names " + name + ")"
+		}
 	}
+	s := info.redact(string(body[:min(len(body), 4*max)]))
 	return clip(strings.Join(strings.Fields(s), " "), max)
 }
 
