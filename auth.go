@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +78,40 @@ func (r *AuthRequest) param(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// String describes r without a secret: the token endpoint without its query, the
+// time, and the names of the headers and body parameters set so far, never their
+// values (Authorization and client_secret hold credentials).
+func (r AuthRequest) String() string {
+	return fmt.Sprintf("refresh.AuthRequest{TokenURL:%q, Time:%s, Header:%q, Params:%q}",
+		redactURL(r.TokenURL), r.Time.Format(time.RFC3339), r.headerNames(), r.paramNames())
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (r AuthRequest) GoString() string { return r.String() }
+
+// Format writes String for every verb, so that no verb prints a secret.
+func (r AuthRequest) Format(f fmt.State, verb rune) { writeRedacted(f, r.String()) }
+
+// LogValue gives slog what String shows.
+func (r AuthRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token_url", redactURL(r.TokenURL)),
+		slog.Time("time", r.Time),
+		slog.Any("headers", r.headerNames()),
+		slog.Any("params", r.paramNames()),
+	)
+}
+
+func (r AuthRequest) headerNames() []string { return slices.Sorted(maps.Keys(r.Header)) }
+
+func (r AuthRequest) paramNames() []string {
+	names := make([]string, len(r.params))
+	for i, p := range r.params {
+		names[i] = p.name
+	}
+	return names
 }
 
 // checkOneMethod reports a request that carries two client authentication methods

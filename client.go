@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,7 @@ type Client struct {
 //
 // When the server issues no new refresh token, Tokens.RefreshToken is empty: the
 // caller keeps using refreshToken. When it issues one, refreshToken is spent and
-// the new one must be stored (RFC 6749 §6); [Source] does that bookkeeping.
+// the new one must be stored (RFC 6749 §6).
 func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
 	req, err := c.NewRequest(ctx, refreshToken, opts...)
 	if err != nil {
@@ -153,6 +154,42 @@ func (c *Client) maxResponseBytes() int64 {
 	}
 	return DefaultMaxResponseBytes
 }
+
+// String describes the Client without secrets: the token endpoint without its
+// query, the Auth as it prints itself, and the settings that differ from their
+// defaults.
+func (c Client) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "refresh.Client{TokenURL:%q, Auth:", redactURL(c.TokenURL))
+	if c.Auth == nil {
+		b.WriteString("nil")
+	} else {
+		fmt.Fprintf(&b, "%v", c.Auth)
+	}
+	if c.HTTPClient != nil {
+		b.WriteString(", HTTPClient:set")
+	}
+	if c.UserAgent != "" {
+		fmt.Fprintf(&b, ", UserAgent:%q", c.UserAgent)
+	}
+	if c.MaxResponseBytes != 0 {
+		fmt.Fprintf(&b, ", MaxResponseBytes:%d", c.MaxResponseBytes)
+	}
+	if c.AllowInsecureHTTP {
+		b.WriteString(", AllowInsecureHTTP:true")
+	}
+	if c.Now != nil {
+		b.WriteString(", Now:set")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (c Client) GoString() string { return c.String() }
+
+// Format writes String for every verb.
+func (c Client) Format(f fmt.State, verb rune) { writeRedacted(f, c.String()) }
 
 // LogValue gives slog the token endpoint and the authentication method, which
 // never print a secret.

@@ -139,7 +139,19 @@ type requestInfoKey struct{}
 // (so that no error text can echo it).
 type requestInfo struct {
 	refreshToken string
+	clientSecret string // the secret Auth sent, if it is one this package knows
 	sent         time.Time
+}
+
+// redact removes the secrets the request carried from a server's text, such as
+// an error_description that echoes them.
+func (info *requestInfo) redact(s string) string {
+	for _, secret := range [...]string{info.refreshToken, info.clientSecret} {
+		if len(secret) >= 6 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
 }
 
 // NewRequest builds the refresh request (RFC 6749 §6) without sending it: POST to
@@ -209,6 +221,11 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		}
 		if err := ar.checkOneMethod(); err != nil {
 			return nil, err
+		}
+		if ca, ok := c.Auth.(*clientAuth); ok {
+			info.clientSecret = ca.secret
+		} else if v, ok := ar.param("client_secret"); ok {
+			info.clientSecret = v
 		}
 	}
 
