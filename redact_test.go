@@ -131,6 +131,18 @@ func redactCases(t *testing.T) []redactCase {
 		`{"error":"invalid_grant","error_description":"refresh token `+secretSent+` was revoked","error_uri":"https://idp.example/e?rt=`+secretSent+`"}`)
 	cases = append(cases, redactCase{"an *OAuthError whose description echoes the refresh token", mustErrorAs[*refresh.OAuthError](t, "OAuthError", err)})
 
+	// *OAuthError and *ResponseError: the server echoes the client secret sent.
+	for _, a := range auths[:3] {
+		c := &refresh.Client{TokenURL: redactTokenURL, Auth: a.auth}
+		_, err = answer(t, c, http.StatusUnauthorized, "application/json",
+			`{"error":"invalid_client","error_description":"client secret `+secretClient+` does not match"}`)
+		cases = append(cases, redactCase{"an *OAuthError that echoes the client secret of " + a.name, mustErrorAs[*refresh.OAuthError](t, "OAuthError", err)})
+		_, err = answer(t, c, http.StatusForbidden, "text/html", "<p>denied: "+secretClient+"</p>")
+		cases = append(cases, redactCase{"a *ResponseError that echoes the client secret of " + a.name, mustErrorAs[*refresh.ResponseError](t, "ResponseError", err)})
+	}
+	cases = append(cases, redactCase{"a *Client whose TokenURL has a private query",
+		&refresh.Client{TokenURL: redactTokenURL + "?key=" + secretQuery, Auth: auths[0].auth}})
+
 	// *ResponseError from answers that hold tokens.
 	for _, r := range []struct {
 		name        string
