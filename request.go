@@ -130,6 +130,20 @@ func WithHeader(name, value string) RequestOption {
 	}
 }
 
+// building is the state of one NewRequest call, allocated once.
+type building struct {
+	info requestInfo // stays reachable from the request's context
+	opts requestOptions
+	auth AuthRequest
+}
+
+// release drops what only the building needed, so that the request's context
+// keeps no client secret or option alive.
+func (b *building) release() {
+	b.opts = requestOptions{}
+	b.auth = AuthRequest{}
+}
+
 // requestInfoKey keys the requestInfo that NewRequest leaves in the request's
 // context for ParseResponse.
 type requestInfoKey struct{}
@@ -180,17 +194,22 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	if c.MaxResponseBytes < 0 {
 		return nil, &ConfigError{Field: "MaxResponseBytes", Reason: "negative"}
 	}
-	var o requestOptions
+	// One allocation holds what the request needs to know while it is built
+	// and, in its context, what ParseResponse needs to know afterwards.
+	b := &building{info: requestInfo{refreshToken: refreshToken}}
+	defer b.release()
+	o := &b.opts
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			opt(o)
 		}
 	}
 	if o.err != nil {
 		return nil, o.err
 	}
 	now := c.now()
-	info := &requestInfo{refreshToken: refreshToken, sent: now}
+	info := &b.info
+	info.sent = now
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, c.TokenURL, nil)
 	if err != nil {
 		return nil, tokenURLError(err)
@@ -210,9 +229,10 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		req.Header[h.name] = []string{h.value}
 	}
 
-	ar := AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
+	ar := &b.auth
+	*ar = AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
 	if c.Auth != nil {
-		if err := c.Auth.Authenticate(&ar); err != nil {
+		if err := c.Auth.Authenticate(ar); err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
 				return nil, err

@@ -53,7 +53,7 @@ type Tokens struct {
 	// side.
 	IssuedAt time.Time
 
-	raw    []byte // the response body, for Extra and Fields
+	raw    string // the response body, for Extra and Fields
 	isForm bool   // raw is form-encoded rather than JSON
 }
 
@@ -72,7 +72,7 @@ func (t *Tokens) Lifetime() time.Duration {
 // field, known or not (Salesforce's instance_url, Entra's expires_on).
 func (t *Tokens) Extra(name string) any {
 	if t.isForm {
-		v, err := url.ParseQuery(string(t.raw))
+		v, err := url.ParseQuery(t.raw)
 		if err != nil || !v.Has(name) {
 			return nil
 		}
@@ -82,13 +82,13 @@ func (t *Tokens) Extra(name string) any {
 	if !ok {
 		return nil
 	}
-	var found []byte
+	var found string
 	for k, v, ok := obj.Next(); ok; k, v, ok = obj.Next() {
 		if wire.Key(k) == name {
 			found = v // the last one wins, as in encoding/json
 		}
 	}
-	if found == nil {
+	if found == "" {
 		return nil
 	}
 	return decodeAny(found)
@@ -97,12 +97,12 @@ func (t *Tokens) Extra(name string) any {
 // Fields returns every field of the response, decoded as by Extra. It returns
 // nil for Tokens that were not parsed from a response.
 func (t *Tokens) Fields() map[string]any {
-	if t.raw == nil {
+	if t.raw == "" {
 		return nil
 	}
 	m := map[string]any{}
 	if t.isForm {
-		v, _ := url.ParseQuery(string(t.raw))
+		v, _ := url.ParseQuery(t.raw)
 		for k := range v {
 			m[k] = v.Get(k)
 		}
@@ -115,8 +115,8 @@ func (t *Tokens) Fields() map[string]any {
 	return m
 }
 
-func decodeAny(raw []byte) any {
-	d := json.NewDecoder(bytes.NewReader(raw))
+func decodeAny(raw string) any {
+	d := json.NewDecoder(strings.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if d.Decode(&v) != nil {
@@ -379,8 +379,15 @@ type parser struct {
 	info *requestInfo
 	now  func() time.Time
 	body []byte
-	// names lists the body's field names, for excerpts; values never go there.
+	// text is body as a string once it is known to be a JSON object: the tokens
+	// are substrings of it.
+	text string
+	// names lists a form body's field names, for excerpts; values never go there.
 	names []string
+	f     fields // the known fields, once read
+	// noExcerpt withholds the body from excerpts: JSON, whose values may be
+	// tokens, shows only its field names, or nothing when it does not parse.
+	noExcerpt bool
 }
 
 func (p *parser) fail(field, reason string, err error) *ResponseError {
@@ -392,9 +399,17 @@ func (p *parser) fail(field, reason string, err error) *ResponseError {
 		RetryAfter:  retryAfter(p.resp.Header, p.now),
 		Err:         err,
 	}
-	if len(p.names) > 0 {
-		e.Excerpt = "fields: " + clip(strings.Join(p.names, ", "), 200)
-	} else if p.names == nil && len(p.body) > 0 {
+	names := p.names
+	if p.text != "" { // a form's text never starts with '{': NewObject skips it
+		obj, _ := wire.NewObject(p.text)
+		for k, _, ok := obj.Next(); ok; k, _, ok = obj.Next() {
+			names = append(names, wire.Key(k))
+		}
+	}
+	switch {
+	case len(names) > 0:
+		e.Excerpt = "fields: " + clip(strings.Join(names, ", "), 200)
+	case !p.noExcerpt && len(p.body) > 0:
 		e.Excerpt = excerpt(p.body, p.info)
 	}
 	return e
@@ -410,11 +425,11 @@ type fields struct {
 	scope, idToken                    rawField
 }
 
-// rawField is one field's value: raw JSON, or a form string (str, set).
+// rawField is one field's value: raw JSON, or a form body's decoded string.
 type rawField struct {
-	json []byte
-	str  string
+	raw  string
 	set  bool
+	json bool // raw is JSON
 }
 
 func (p *parser) parse() (*Tokens, error) {
@@ -442,10 +457,7 @@ func (p *parser) parse() (*Tokens, error) {
 		return nil, p.fail("", "error status without an OAuth error body", nil)
 	}
 
-	t := &Tokens{IssuedAt: p.info.sent, raw: p.body, isForm: f.form}
-	if f.form {
-		t.raw = bytes.TrimSpace(p.body) // as parsed, so that Extra agrees
-	}
+	t := &Tokens{IssuedAt: p.info.sent, raw: p.text, isForm: f.form}
 	var ok bool
 	if t.AccessToken, ok = f.text(f.accessToken); !ok {
 		return nil, p.fieldError("access_token", f.accessToken, "a string")
@@ -497,49 +509,47 @@ func (p *parser) redirect() *ResponseError {
 
 // fields reads the known fields out of a JSON or form body.
 func (p *parser) fields() (*fields, error) {
-	f := &fields{}
+	f := &p.f
 	b := bytes.TrimLeft(p.body, " \t\r\n")
 	if len(b) == 0 {
 		return nil, p.fail("", "empty body", nil)
 	}
 	if b[0] == '{' {
+		p.noExcerpt = true // the values before a fault may be tokens
 		if !json.Valid(p.body) {
-			// No excerpt: the values before the fault may be tokens.
-			p.names = []string{}
 			return nil, p.fail("", "malformed JSON", json.Unmarshal(p.body, new(json.RawMessage)))
 		}
-		obj, _ := wire.NewObject(p.body)
+		// One copy of the body; every field is a substring of it.
+		p.text = string(p.body)
+		obj, _ := wire.NewObject(p.text)
 		for k, v, ok := obj.Next(); ok; k, v, ok = obj.Next() {
-			name := wire.Key(k)
-			p.names = append(p.names, name)
-			if dst := f.slot(name); dst != nil {
-				*dst = rawField{json: v, set: true}
+			if dst := f.slot(wire.Key(k)); dst != nil {
+				*dst = rawField{raw: v, set: true, json: true}
 			}
-		}
-		if p.names == nil {
-			p.names = []string{}
 		}
 		return f, nil
 	}
 	if !p.formLike() {
 		if (b[0] == '[' || b[0] == '"') && json.Valid(p.body) {
-			p.names = []string{} // no excerpt: the values may be tokens
+			p.noExcerpt = true // the values may be tokens
 			return nil, p.fail("", "JSON body is not an object", nil)
 		}
 		return nil, p.fail("", "not an OAuth response", nil)
 	}
-	vals, err := url.ParseQuery(string(bytes.TrimSpace(p.body)))
+	text := string(bytes.TrimSpace(p.body))
+	vals, err := url.ParseQuery(text)
 	// Excerpts show the names only, even of a form that does not parse: the
 	// values may be tokens.
-	p.names = slices.AppendSeq(make([]string, 0, len(vals)), maps.Keys(vals))
-	slices.Sort(p.names)
+	p.noExcerpt = true
+	p.names = slices.Sorted(maps.Keys(vals))
 	if err != nil || len(vals) == 0 {
 		return nil, p.fail("", "not an OAuth response", nil)
 	}
 	f.form = true
+	p.text = text // as parsed, so that Extra agrees
 	for name := range vals {
 		if dst := f.slot(name); dst != nil {
-			*dst = rawField{str: vals.Get(name), set: true}
+			*dst = rawField{raw: vals.Get(name), set: true}
 		}
 	}
 	return f, nil
@@ -592,7 +602,7 @@ func (f *fields) slot(name string) *rawField {
 
 // absent reports a field not sent, or sent as JSON null.
 func (r rawField) absent() bool {
-	return !r.set || r.json != nil && string(r.json) == "null"
+	return !r.set || r.json && r.raw == "null"
 }
 
 // text returns a field that must be a string; ok is false when it is absent or
@@ -601,10 +611,10 @@ func (f *fields) text(r rawField) (string, bool) {
 	if !r.set {
 		return "", false
 	}
-	if f.form {
-		return r.str, true
+	if !r.json {
+		return r.raw, true
 	}
-	return wire.String(r.json)
+	return wire.String(r.raw)
 }
 
 // optText is text for an optional field: absent or null gives "", true.
@@ -632,16 +642,14 @@ func (f *fields) lifetime(r rawField) (time.Duration, error) {
 	if r.absent() {
 		return 0, nil
 	}
-	s := r.str
-	if !f.form {
-		if r.json[0] == '"' {
+	s := r.raw
+	if r.json {
+		if s[0] == '"' {
 			var ok bool
-			if s, ok = wire.String(r.json); !ok {
+			if s, ok = wire.String(r.raw); !ok {
 				return 0, errors.New("not a number")
 			}
-		} else if c := r.json[0]; c == '-' || c >= '0' && c <= '9' {
-			s = string(r.json)
-		} else {
+		} else if c := s[0]; c != '-' && (c < '0' || c > '9') {
 			return 0, errors.New("not a number")
 		}
 	}
@@ -691,19 +699,19 @@ func (f *fields) scopes() ([]string, error) {
 	if r.absent() {
 		return nil, nil
 	}
-	if f.form {
-		return splitScope(r.str), nil
+	if !r.json {
+		return splitScope(r.raw), nil
 	}
-	switch r.json[0] {
+	switch r.raw[0] {
 	case '"':
-		s, ok := wire.String(r.json)
+		s, ok := wire.String(r.raw)
 		if !ok {
 			return nil, errors.New("not a string")
 		}
 		return splitScope(s), nil
 	case '[':
 		var list []string
-		if err := json.Unmarshal(r.json, &list); err != nil {
+		if err := json.Unmarshal([]byte(r.raw), &list); err != nil {
 			return nil, errors.New("not a string or an array of strings")
 		}
 		if list == nil {

@@ -1,12 +1,13 @@
 // Package wire holds the byte-level helpers of the token request and response:
 // application/x-www-form-urlencoded encoding into a caller's buffer, and a scanner
-// over the members of a JSON object that hands out sub-slices instead of copies.
+// over the members of a JSON object that hands out substrings instead of copies.
 //
 // Nothing here knows about OAuth; the root package gives the bytes their meaning.
 package wire
 
 import (
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -50,13 +51,13 @@ func FormValueLen(s string) int {
 // Object walks the members of one JSON object. Its input must already have passed
 // json.Valid; on anything else Next stops early and reports no more members.
 type Object struct {
-	data []byte
+	data string
 	pos  int
 }
 
 // NewObject returns an Object over data, or ok == false when data (which must be
 // valid JSON) is not an object.
-func NewObject(data []byte) (o Object, ok bool) {
+func NewObject(data string) (o Object, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return Object{}, false
@@ -66,7 +67,7 @@ func NewObject(data []byte) (o Object, ok bool) {
 
 // Next returns the next member: its key as it stands between the quotes (escapes
 // not decoded; see Key) and its value as raw JSON. ok is false after the last member.
-func (o *Object) Next() (key, value []byte, ok bool) {
+func (o *Object) Next() (key, value string, ok bool) {
 	d := o.data
 	i := skipSpace(d, o.pos)
 	if i < len(d) && d[i] == ',' {
@@ -74,18 +75,18 @@ func (o *Object) Next() (key, value []byte, ok bool) {
 	}
 	if i >= len(d) || d[i] != '"' {
 		o.pos = len(d)
-		return nil, nil, false
+		return "", "", false
 	}
 	end := skipString(d, i)
 	if end-i < 2 { // a lone '"' at the end of invalid input
 		o.pos = len(d)
-		return nil, nil, false
+		return "", "", false
 	}
 	key = d[i+1 : end-1]
 	i = skipSpace(d, end)
 	if i >= len(d) || d[i] != ':' {
 		o.pos = len(d)
-		return nil, nil, false
+		return "", "", false
 	}
 	i = skipSpace(d, i+1)
 	vend := skipValue(d, i)
@@ -94,42 +95,35 @@ func (o *Object) Next() (key, value []byte, ok bool) {
 	return key, value, len(value) > 0
 }
 
-// Key decodes a raw key returned by Next. A key without escapes is compared
-// cheaply as string(raw); Key is for keys that may hold escapes.
-func Key(raw []byte) string {
-	if !hasEscape(raw) && utf8.Valid(raw) {
-		return string(raw)
+// Key decodes a raw key returned by Next: a key without escapes (nearly all) is
+// returned as it is, without a copy.
+func Key(raw string) string {
+	if !hasEscape(raw) && utf8.ValidString(raw) {
+		return raw
 	}
-	s, _ := String(append(append([]byte{'"'}, raw...), '"'))
+	s, _ := String(`"` + raw + `"`)
 	return s
 }
 
-// String decodes a raw JSON string value (quotes included). ok is false when raw
-// is not a string.
-func String(raw []byte) (s string, ok bool) {
+// String decodes a raw JSON string value (quotes included). Without escapes the
+// result is a substring of raw. ok is false when raw is not a string.
+func String(raw string) (s string, ok bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
 	inner := raw[1 : len(raw)-1]
-	if !hasEscape(inner) && utf8.Valid(inner) {
-		return string(inner), true
+	if !hasEscape(inner) && utf8.ValidString(inner) {
+		return inner, true // a substring: no copy
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return "", false
 	}
 	return s, true
 }
 
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
+func hasEscape(s string) bool { return strings.IndexByte(s, '\\') >= 0 }
 
-func skipSpace(d []byte, i int) int {
+func skipSpace(d string, i int) int {
 	for i < len(d) {
 		switch d[i] {
 		case ' ', '\t', '\n', '\r':
@@ -142,7 +136,7 @@ func skipSpace(d []byte, i int) int {
 }
 
 // skipString returns the index just past the string that starts at d[i] == '"'.
-func skipString(d []byte, i int) int {
+func skipString(d string, i int) int {
 	for i++; i < len(d); i++ {
 		switch d[i] {
 		case '\\':
@@ -155,7 +149,7 @@ func skipString(d []byte, i int) int {
 }
 
 // skipValue returns the index just past the value that starts at d[i].
-func skipValue(d []byte, i int) int {
+func skipValue(d string, i int) int {
 	if i >= len(d) {
 		return i
 	}

@@ -81,12 +81,12 @@ type member struct{ Key, Value string }
 // reports more members than data has bytes (it would never stop).
 func members(t *testing.T, data []byte) (list []member, isObject bool) {
 	t.Helper()
-	o, ok := NewObject(data)
+	o, ok := NewObject(string(data))
 	if !ok {
 		return nil, false
 	}
 	for k, v, ok := o.Next(); ok; k, v, ok = o.Next() {
-		list = append(list, member{string(k), string(v)})
+		list = append(list, member{k, v})
 		if len(list) > len(data) {
 			t.Fatalf("Next did not stop after %d members of %q", len(list), data)
 		}
@@ -151,7 +151,7 @@ func TestObject(t *testing.T) {
 	}
 	for _, tc := range notObjects {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := NewObject([]byte(tc.in)); ok {
+			if _, ok := NewObject(tc.in); ok {
 				t.Errorf("NewObject(%q) reports an object", tc.in)
 			}
 		})
@@ -195,7 +195,7 @@ func TestKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Key([]byte(tc.raw)); got != tc.want {
+			if got := Key(tc.raw); got != tc.want {
 				t.Errorf("Key(%q) = %q, want %q", tc.raw, got, tc.want)
 			}
 			var viaJSON string
@@ -220,7 +220,7 @@ func TestString(t *testing.T) {
 	}
 	for _, tc := range strs {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := String([]byte(tc.raw))
+			got, ok := String(tc.raw)
 			if !ok || got != tc.want {
 				t.Errorf("String(%q) = %q, %v; want %q, true", tc.raw, got, ok, tc.want)
 			}
@@ -239,7 +239,7 @@ func TestString(t *testing.T) {
 	}
 	for _, tc := range notStrs {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, ok := String([]byte(tc.raw)); ok {
+			if got, ok := String(tc.raw); ok {
 				t.Errorf("String(%q) = %q, true; want false", tc.raw, got)
 			}
 		})
@@ -287,13 +287,13 @@ func FuzzObject(f *testing.F) {
 		}
 		gotCompact := map[string]string{}
 		for _, m := range got {
-			gotCompact[Key([]byte(m.Key))] = compact(t, []byte(m.Value)) // the last one wins
+			gotCompact[Key(m.Key)] = compact(t, []byte(m.Value)) // the last one wins
 			if m.Value[0] == '"' {
 				var s string
 				if err := json.Unmarshal([]byte(m.Value), &s); err != nil {
 					t.Fatalf("value %q: %v", m.Value, err)
 				}
-				if got, ok := String([]byte(m.Value)); !ok || got != s {
+				if got, ok := String(m.Value); !ok || got != s {
 					t.Errorf("String(%q) = %q, %v; encoding/json gives %q", m.Value, got, ok, s)
 				}
 			}
