@@ -191,21 +191,28 @@ type ErrorCode string
 // Error returns "refresh: oauth2 error <code>".
 func (c ErrorCode) Error() string { return "refresh: oauth2 error " + string(c) }
 
-// The error codes of RFC 6749 §5.2, for errors.Is. They compare the code only.
+// The error codes of RFC 6749 §5.2, for errors.Is. They compare the code only:
+// a provider's own code (GitHub's bad_refresh_token) matches none of them; use
+// ErrorCode for it.
 var (
-	// ErrInvalidGrant: the refresh token is invalid, expired, revoked or was
-	// issued to another client. The user must sign in again.
+	// ErrInvalidGrant matches invalid_grant: the refresh token is invalid,
+	// expired, revoked, already used, or was issued to another client. The user
+	// must sign in again.
 	ErrInvalidGrant error = ErrorCode("invalid_grant")
-	// ErrInvalidClient: client authentication failed (unknown client, wrong
-	// secret, or an authentication method the server does not accept).
+	// ErrInvalidClient matches invalid_client: client authentication failed
+	// (unknown client, wrong secret, or a method the server does not accept).
 	ErrInvalidClient error = ErrorCode("invalid_client")
-	// ErrInvalidRequest: the request is malformed or misses a parameter.
+	// ErrInvalidRequest matches invalid_request: the request is malformed or
+	// misses a parameter.
 	ErrInvalidRequest error = ErrorCode("invalid_request")
-	// ErrInvalidScope: the scope asked for exceeds the scope granted.
+	// ErrInvalidScope matches invalid_scope: the scope asked for exceeds the
+	// scope granted.
 	ErrInvalidScope error = ErrorCode("invalid_scope")
-	// ErrUnauthorizedClient: the client may not use the refresh_token grant.
+	// ErrUnauthorizedClient matches unauthorized_client: the client may not use
+	// the refresh_token grant.
 	ErrUnauthorizedClient error = ErrorCode("unauthorized_client")
-	// ErrUnsupportedGrantType: the server does not support refresh tokens.
+	// ErrUnsupportedGrantType matches unsupported_grant_type: the server does
+	// not support refresh tokens.
 	ErrUnsupportedGrantType error = ErrorCode("unsupported_grant_type")
 )
 
@@ -264,9 +271,8 @@ type ResponseError struct {
 	Reason string
 	// Excerpt is a short, cleaned piece of the body for diagnosis. For a JSON or
 	// form body it lists only the field names, never values; for other bodies it
-	// holds at most 200 printable characters, any secret the request carried
-	// removed, or
-	// nothing when the body names a token or secret field.
+	// holds at most 200 printable characters with any secret the request
+	// carried removed, or nothing when the body names a token or secret field.
 	Excerpt string
 	// RetryAfter is the wait the server asked for in Retry-After, or 0 (a 429 or
 	// 503 often comes with it).
