@@ -516,6 +516,7 @@ func (p *parser) redirect() *ResponseError {
 // fields reads the known fields out of a JSON or form body.
 func (p *parser) fields() (*fields, error) {
 	f := &p.f
+	p.body = bytes.TrimPrefix(p.body, []byte("\xef\xbb\xbf")) // a UTF-8 byte-order mark
 	b := bytes.TrimLeft(p.body, " \t\r\n")
 	if len(b) == 0 {
 		return nil, p.fail("", "empty body", nil)

@@ -214,6 +214,13 @@ func responseCases() []responseCase {
 			want:        &refresh.Tokens{AccessToken: "AT-SECRET-7F3K", TokenType: "Bearer", ExpiresAt: at(time.Hour), IssuedAt: parseClock},
 		},
 		{
+			name:        "JSON after a UTF-8 byte-order mark parses",
+			status:      200,
+			contentType: "application/json",
+			body:        "\xef\xbb\xbf" + withAT(`"expires_in":3600`),
+			want:        &refresh.Tokens{AccessToken: "AT-SECRET-7F3K", TokenType: "Bearer", ExpiresAt: at(time.Hour), IssuedAt: parseClock},
+		},
+		{
 			name:        "expires_in as the string \"3600\" (Entra v1, PayPal) is a lifetime",
 			status:      200,
 			contentType: "application/json",
