@@ -385,8 +385,8 @@ type parser struct {
 	info *requestInfo
 	now  func() time.Time
 	body []byte
-	// text is body as a string once it is known to be a JSON object: the tokens
-	// are substrings of it.
+	// text is the body as parsed, once it parsed as a JSON object or a form: a
+	// JSON object's fields are substrings of it.
 	text string
 	// names lists a form body's field names, for excerpts; values never go there.
 	names []string
