@@ -20,6 +20,17 @@
 // providers differ (string numbers, scope arrays, form bodies) and strict where a
 // mistake would lose or corrupt a token.
 //
+// For an access token that many goroutines share, [NewSource] returns a [Source]:
+// it caches the tokens of one grant, refreshes them before they expire with one
+// request however many callers ask, backs off after a failure, and hands every
+// new set of tokens to a [Store] before any caller sees them, so that a rotated
+// refresh token is never lost. A [Transport] puts the Source's token on the
+// requests of an *http.Client, never on a redirect to another host, and after a
+// 401 invalid_token refreshes and sends the request once more:
+//
+//	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: refreshToken}, refresh.WithStore(store))
+//	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
+//
 // No value of this package prints a secret: [Tokens], every [Auth] it provides and
 // every error show neither tokens nor client secrets under fmt or log/slog.
 package refresh
