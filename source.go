@@ -288,6 +288,9 @@ func (s *Source) Token(ctx context.Context) (*Tokens, error) {
 
 // state returns a usable published state, as Token does.
 func (s *Source) state(ctx context.Context) (*cached, error) {
+	if s == nil {
+		return nil, &ConfigError{Field: "Source", Reason: "nil"}
+	}
 	if c := s.cur.Load(); c != nil && c.fresh(s.now()) {
 		return c, nil
 	}
@@ -584,8 +587,14 @@ func (s *Source) save(ctx context.Context, t *Tokens) error {
 // saving fails, t is used anyway and saved again on a later call, and the error is
 // a [*StoreError].
 func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
+	if s == nil {
+		return &ConfigError{Field: "Source", Reason: "nil"}
+	}
 	if t == nil {
 		return &ConfigError{Field: "tokens", Reason: "nil"}
+	}
+	if ctx == nil {
+		return &ConfigError{Field: "ctx", Reason: "nil Context"}
 	}
 	for {
 		s.mu.Lock()
@@ -623,7 +632,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 // does nothing, so many requests rejected with the same old token cause one
 // refresh. [Transport] calls it for you.
 func (s *Source) Invalidate(t *Tokens) {
-	if t == nil {
+	if s == nil || t == nil {
 		return
 	}
 	s.mu.Lock()

@@ -1976,3 +1976,32 @@ func TestStoreFunc(t *testing.T) {
 		})
 	})
 }
+
+func TestSourceNilReceiverAndArgumentsAreErrors(t *testing.T) {
+	var nilSource *Source
+	tests := []struct {
+		name  string
+		call  func() error
+		field string
+	}{
+		{"Token on a nil Source", func() error { _, err := nilSource.Token(context.Background()); return err }, "Source"},
+		{"SetTokens on a nil Source", func() error { return nilSource.SetTokens(context.Background(), &Tokens{}) }, "Source"},
+		{"SetTokens with nil tokens", func() error {
+			return NewSource(&Client{TokenURL: "https://example.com/token"}, nil).SetTokens(context.Background(), nil)
+		}, "tokens"},
+		{"Token with a nil context when a refresh is needed", func() error {
+			//lint:ignore SA1012 a nil context is the bad input under test
+			_, err := NewSource(&Client{TokenURL: "https://example.com/token"}, &Tokens{RefreshToken: "rt"}).Token(nil)
+			return err
+		}, "ctx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ce *ConfigError
+			if err := tt.call(); !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Errorf("error = %v, want a *ConfigError for %s", err, tt.field)
+			}
+		})
+	}
+	nilSource.Invalidate(&Tokens{AccessToken: "at"}) // must not panic
+}
