@@ -190,6 +190,7 @@ type Source struct {
 type cached struct {
 	tok     *Tokens
 	authz   []string  // the Authorization header value for tok; nil without an access token
+	dpop    bool      // tok is a DPoP token, which Transport cannot send
 	soft    time.Time // refresh ahead from here; zero: never
 	hard    time.Time // unusable from here; zero: never
 	stale   bool      // rejected by a resource server: refresh before use
@@ -246,7 +247,9 @@ func (s *Source) now() time.Time {
 func (s *Source) newCached(t *Tokens, unsaved bool) *cached {
 	c := &cached{tok: t, unsaved: unsaved}
 	if t.AccessToken != "" {
-		c.authz = []string{authScheme(t.TokenType) + " " + t.AccessToken}
+		scheme := authScheme(t.TokenType)
+		c.authz = []string{scheme + " " + t.AccessToken}
+		c.dpop = scheme == "DPoP"
 	}
 	if !t.ExpiresAt.IsZero() {
 		c.hard = t.ExpiresAt

@@ -51,7 +51,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return base.RoundTrip(req)
 	}
 	c, err := t.Source.state(req.Context())
-	if err == nil && c.authz[0][0] == 'D' {
+	if err == nil && c.dpop {
 		err = &ConfigError{Field: "TokenType", Reason: "DPoP-bound tokens need a proof with every request (RFC 9449), which Transport does not make"}
 	}
 	if err != nil {
@@ -85,7 +85,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if hasBody {
 		r.Body = body
 	}
-	if next.authz[0][0] == 'D' {
+	if next.dpop {
 		// Refreshed into a DPoP token: see above.
 		if body != nil {
 			body.Close()
