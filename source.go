@@ -32,7 +32,8 @@ const (
 // [Source] calls Load before each refresh, to pick up tokens that another process
 // rotated, and Save with every new set of tokens before any caller sees them.
 // Implementations must be safe for concurrent use; the tokens passed to Save must
-// not be modified.
+// not be modified. A Store's errors reach [StoreError] texts and the Source's log
+// lines as they are: keep tokens out of them.
 type Store interface {
 	// Load returns the stored tokens, or nil, nil when nothing is stored.
 	Load(ctx context.Context) (*Tokens, error)
