@@ -1,0 +1,341 @@
+// Package refreshtest provides a fake OAuth 2.0 authorization server for tests of
+// code that refreshes access tokens, in the spirit of net/http/httptest.
+//
+// [NewServer] starts a [Server] on an ephemeral port of 127.0.0.1. It has a token
+// endpoint ([Server.TokenURL]) that answers refresh_token grants (RFC 6749 §6)
+// for registered clients ([Client], with any of the client authentication
+// methods [AuthClientSecretBasic], [AuthClientSecretBasicRaw],
+// [AuthClientSecretPost] and [AuthNone]), and a protected resource
+// ([Server.ResourceURL], or [Server.Resource] around a handler of your own) that
+// accepts the access tokens it issued and answers 401 with
+// `WWW-Authenticate: Bearer error="invalid_token"` for expired, revoked or
+// unknown ones.
+//
+// A test starts from a refresh token minted with [Server.IssueRefreshToken]. The
+// server then behaves as a strict, modern provider:
+//
+//   - it rotates refresh tokens (or keeps them, see [WithRotation]) and treats a
+//     second use of a rotated token as theft: it answers invalid_grant and
+//     revokes the whole grant, every refresh and access token issued from it
+//     (RFC 9700 §4.14.2, as Auth0 and Okta do), unless the reuse falls within a
+//     grace period ([WithReuseGrace]);
+//   - it narrows scope: a refresh may ask for a subset of the granted scopes,
+//     and anything wider is invalid_scope;
+//   - access tokens (and, with [WithRefreshTokenLifetime], refresh tokens)
+//     expire on the server's clock, which a test controls with [WithClock] and
+//     [Clock], or with testing/synctest;
+//   - it checks the request strictly: POST, a form body, no repeated
+//     parameter, one client authentication method, the method the client was
+//     registered with.
+//
+// Every token request is recorded ([Server.Requests]) with its form and the
+// client credentials as the server decoded them, so a test can compare them.
+// On demand the server misbehaves as real ones do: [Quirks] for GitHub-style
+// errors with HTTP 200, form-encoded bodies or numbers as strings and latency,
+// and [Server.FailNext] with a [Fault] (a status, an HTML page from a proxy,
+// truncated JSON, a closed connection) for the next requests.
+//
+// The package speaks only HTTP and uses only the standard library; it does not
+// import package refresh. Tokens it issues are random and opaque; the server
+// never logs them and its errors never contain them. A Server is safe for
+// concurrent use.
+package refreshtest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Paths of the server's endpoints, below [Server.URL].
+const (
+	TokenPath    = "/token"
+	ResourcePath = "/resource"
+)
+
+// DefaultAccessTokenLifetime is the lifetime of access tokens when
+// [WithAccessTokenLifetime] is not given.
+const DefaultAccessTokenLifetime = time.Hour
+
+// AuthMethod is a client authentication method (RFC 6749 §2.3), named as in the
+// token_endpoint_auth_method registry (RFC 7591 §2).
+type AuthMethod string
+
+// The client authentication methods a [Client] can be registered with.
+const (
+	// AuthClientSecretBasic: HTTP Basic with the client id and secret
+	// form-encoded first (RFC 6749 §2.3.1), so "a b" arrives as "a+b".
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	// AuthClientSecretBasicRaw: HTTP Basic with the raw id and secret (RFC 7617),
+	// as Cloud Foundry UAA and Epic expect. Not a registered method name.
+	AuthClientSecretBasicRaw AuthMethod = "client_secret_basic_raw"
+	// AuthClientSecretPost: client_id and client_secret in the form body.
+	AuthClientSecretPost AuthMethod = "client_secret_post"
+	// AuthNone: a public client, which sends only client_id in the form body.
+	AuthNone AuthMethod = "none"
+)
+
+// Client is a client registered with a [Server].
+type Client struct {
+	ID     string
+	Secret string // ignored for AuthNone
+	// Method is how the client must authenticate; the server answers
+	// invalid_client to any other. Empty means AuthClientSecretBasic.
+	Method AuthMethod
+}
+
+// String describes c without its secret.
+func (c Client) String() string {
+	return fmt.Sprintf("refreshtest.Client{ID:%q, Method:%q}", c.ID, c.method())
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (c Client) GoString() string { return c.String() }
+
+func (c Client) method() AuthMethod {
+	if c.Method == "" {
+		return AuthClientSecretBasic
+	}
+	return c.Method
+}
+
+// Rotation says what the server does with a refresh token when it is used.
+type Rotation int
+
+const (
+	// RotateRefreshTokens (the default): every refresh answers with a new
+	// refresh token, and the one used is spent. Using a spent token again is
+	// reuse (see [WithReuseDetection] and [WithReuseGrace]).
+	RotateRefreshTokens Rotation = iota
+	// KeepRefreshTokens: the refresh token stays valid and the response carries
+	// none (as Google does); the client keeps the one it has.
+	KeepRefreshTokens
+	// EchoRefreshTokens: the refresh token stays valid and the response carries
+	// it again, unchanged.
+	EchoRefreshTokens
+)
+
+// String returns the constant's name.
+func (r Rotation) String() string {
+	switch r {
+	case RotateRefreshTokens:
+		return "RotateRefreshTokens"
+	case KeepRefreshTokens:
+		return "KeepRefreshTokens"
+	case EchoRefreshTokens:
+		return "EchoRefreshTokens"
+	}
+	return fmt.Sprintf("Rotation(%d)", int(r))
+}
+
+// Option configures a [Server] in [NewServer].
+type Option func(*Server)
+
+// WithClient registers a client. It may be given many times; a later
+// registration of the same ID replaces the earlier one.
+func WithClient(c Client) Option {
+	return func(s *Server) { s.clients[c.ID] = c }
+}
+
+// WithRotation sets what the server does with a refresh token when it is used;
+// [RotateRefreshTokens] by default.
+func WithRotation(r Rotation) Option {
+	return func(s *Server) { s.rotation = r }
+}
+
+// WithReuseDetection turns reuse detection on (the default) or off. On, a second
+// use of a rotated refresh token (outside the grace period) answers
+// invalid_grant and revokes the grant: every refresh and access token issued
+// from it. Off, it answers invalid_grant and revokes nothing.
+func WithReuseDetection(on bool) Option {
+	return func(s *Server) { s.reuseDetection = on }
+}
+
+// WithReuseGrace sets a grace period after a refresh token is rotated, during
+// which using it again is not treated as reuse: the server answers as for a
+// successful refresh, with a new access token and the grant's current refresh
+// token (the newest one; no new refresh token is minted), and revokes nothing.
+// This is how clients that lost a response, or replicas that raced, recover at
+// Auth0 ("reuse interval") and Okta ("grace period"). Zero (the default) means
+// no grace.
+func WithReuseGrace(d time.Duration) Option {
+	return func(s *Server) { s.reuseGrace = d }
+}
+
+// WithAccessTokenLifetime sets the lifetime of issued access tokens, sent as
+// expires_in in whole seconds; [DefaultAccessTokenLifetime] by default. A
+// negative d makes access tokens that never expire, and responses without
+// expires_in.
+func WithAccessTokenLifetime(d time.Duration) Option {
+	return func(s *Server) { s.accessLifetime = d }
+}
+
+// WithRefreshTokenLifetime makes refresh tokens expire d after they were issued
+// (each rotated token gets a fresh d), and responses carry
+// refresh_token_expires_in (as GitHub sends it). Zero (the default) means
+// refresh tokens do not expire.
+func WithRefreshTokenLifetime(d time.Duration) Option {
+	return func(s *Server) { s.refreshLifetime = d }
+}
+
+// WithClock sets the server's clock, used for expiry and for recorded request
+// times; time.Now by default (which a testing/synctest bubble fakes). A
+// [Clock] gives one that a test moves by hand: WithClock(clock.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
+// WithQuirks sets how the server departs from RFC 6749 in every response;
+// [Server.SetQuirks] changes it later.
+func WithQuirks(q Quirks) Option {
+	return func(s *Server) { s.quirks = q }
+}
+
+// Server is a fake authorization server with a token endpoint and a protected
+// resource, listening on 127.0.0.1. Create it with [NewServer] and stop it with
+// [Server.Close]. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the server, http://127.0.0.1:port, without a
+	// trailing slash.
+	URL string
+
+	ts *httptest.Server
+
+	// Configuration, fixed after NewServer.
+	rotation        Rotation
+	reuseDetection  bool
+	reuseGrace      time.Duration
+	accessLifetime  time.Duration
+	refreshLifetime time.Duration
+	now             func() time.Time
+
+	mu       sync.Mutex
+	clients  map[string]Client
+	quirks   Quirks
+	faults   []Fault
+	requests []Request
+	grants   []*grant
+	refresh  map[string]*refreshToken
+	access   map[string]*accessToken
+}
+
+// NewServer starts a Server with the given options. The caller must call Close
+// when done with it, typically with t.Cleanup(srv.Close).
+func NewServer(opts ...Option) *Server {
+	s := newServer(opts...)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+func newServer(opts ...Option) *Server {
+	s := &Server{
+		reuseDetection: true,
+		accessLifetime: DefaultAccessTokenLifetime,
+		now:            time.Now,
+		clients:        map[string]Client{},
+		refresh:        map[string]*refreshToken{},
+		access:         map[string]*accessToken{},
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(s)
+		}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Close shuts the server down and blocks until all outstanding requests on it
+// have completed.
+func (s *Server) Close() { s.ts.Close() }
+
+// Client returns an HTTP client that sends requests to the server; any
+// *http.Client reaches it too, as it listens on 127.0.0.1.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// TokenURL returns the URL of the token endpoint: URL + [TokenPath].
+func (s *Server) TokenURL() string { return s.URL + TokenPath }
+
+// ResourceURL returns the URL of the built-in protected resource: URL +
+// [ResourcePath]. With a valid access token it answers 200 with a JSON object
+// {"client_id": ..., "scope": ...} describing the token; see [Server.Resource]
+// for the answers without one.
+func (s *Server) ResourceURL() string { return s.URL + ResourcePath }
+
+// ServeHTTP answers a request to [TokenPath] or [ResourcePath]; other paths get
+// 404. It lets a test mount the server in a mux of its own or call it without
+// a network (for example from a RoundTripper in a testing/synctest bubble).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case TokenPath:
+		s.serveToken(w, r)
+	case ResourcePath:
+		s.Resource(http.HandlerFunc(s.serveResource)).ServeHTTP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// AddClient registers a client, as [WithClient] does, after the server started.
+func (s *Server) AddClient(c Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[c.ID] = c
+}
+
+// SetQuirks replaces the server's [Quirks] for the requests that follow.
+func (s *Server) SetQuirks(q Quirks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quirks = q
+}
+
+// FailNext makes the next n requests to the token endpoint get f instead of
+// the server's answer. Calls add up: FailNext(1, a) then FailNext(2, b) fails
+// the next request with a and the two after it with b. A request that gets a
+// Fault is recorded like any other.
+func (s *Server) FailNext(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, f)
+	}
+}
+
+// Requests returns a copy of every request the token endpoint received, in
+// order of arrival. Requests to the resource are not recorded.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = r.clone()
+	}
+	return out
+}
+
+// String describes the server by its URL; it shows no token or secret.
+func (s *Server) String() string { return "refreshtest.Server{URL:" + s.URL + "}" }
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// joinScopes is the RFC 6749 §3.3 form of a scope list.
+func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
