@@ -42,8 +42,10 @@
 package refreshtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,6 +234,18 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
+// NewInMemoryServer returns a Server that does not listen on a socket, for
+// tests in a testing/synctest bubble (where a real socket keeps fake time from
+// advancing) or tests that want no network at all. Its URL is
+// "http://127.0.0.1", where nothing listens: reach it through
+// [Server.Transport] or [Server.Client], which serve requests in memory. Close
+// does nothing.
+func NewInMemoryServer(opts ...Option) *Server {
+	s := newServer(opts...)
+	s.URL = "http://127.0.0.1"
+	return s
+}
+
 func newServer(opts ...Option) *Server {
 	s := &Server{
 		reuseDetection: true,
@@ -253,12 +267,23 @@ func newServer(opts ...Option) *Server {
 }
 
 // Close shuts the server down and blocks until all outstanding requests on it
-// have completed.
-func (s *Server) Close() { s.ts.Close() }
+// have completed. For a server from [NewInMemoryServer] it does nothing.
+func (s *Server) Close() {
+	if s.ts != nil {
+		s.ts.Close()
+	}
+}
 
-// Client returns an HTTP client that sends requests to the server; any
-// *http.Client reaches it too, as it listens on 127.0.0.1.
-func (s *Server) Client() *http.Client { return s.ts.Client() }
+// Client returns an HTTP client that sends requests to the server. For a
+// server from [NewServer] any *http.Client reaches it too, as it listens on
+// 127.0.0.1; for one from [NewInMemoryServer] the client's Transport is
+// [Server.Transport].
+func (s *Server) Client() *http.Client {
+	if s.ts != nil {
+		return s.ts.Client()
+	}
+	return &http.Client{Transport: s.Transport()}
+}
 
 // TokenURL returns the URL of the token endpoint: URL + [TokenPath].
 func (s *Server) TokenURL() string { return s.URL + TokenPath }
@@ -339,3 +364,45 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // joinScopes is the RFC 6749 §3.3 form of a scope list.
 func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
+
+// Transport returns an http.RoundTripper that serves every request in memory
+// with [Server.ServeHTTP], in the caller's goroutine, whatever host the
+// request names. A [Fault] that closes the connection makes RoundTrip return
+// an error wrapping io.ErrUnexpectedEOF; a request whose context ends gets the
+// context's error.
+func (s *Server) Transport() http.RoundTripper { return memTransport{s} }
+
+type memTransport struct{ s *Server }
+
+func (t memTransport) RoundTrip(req *http.Request) (resp *http.Response, err error) {
+	var body []byte
+	if req.Body != nil {
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	sreq := req.Clone(req.Context())
+	sreq.Body = io.NopCloser(bytes.NewReader(body))
+	sreq.ContentLength = int64(len(body))
+	sreq.Host = req.URL.Host
+	sreq.RequestURI = req.URL.RequestURI()
+	sreq.RemoteAddr = "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			resp, err = nil, fmt.Errorf("refreshtest: the server closed the connection: %w", io.ErrUnexpectedEOF)
+		}
+	}()
+	t.s.ServeHTTP(rec, sreq)
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp = rec.Result()
+	resp.Request = req
+	return resp, nil
+}
