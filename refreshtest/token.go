@@ -191,7 +191,7 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 		if s.reuseGrace <= 0 || now.Sub(t.spentAt) >= s.reuseGrace {
 			if s.reuseDetection {
 				t.g.revoked = true
-				return nil, errInvalidGrant("the refresh token was already used: the grant is revoked")
+				return nil, errInvalidGrant("the refresh token was already used, so the grant is revoked")
 			}
 			return nil, errInvalidGrant("the refresh token was already used")
 		}

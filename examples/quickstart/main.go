@@ -5,11 +5,13 @@
 //	go run ./examples/quickstart
 //
 // It shows a refresh with client_secret_basic, refresh token rotation (the old
-// token is then rejected with invalid_grant), a refresh narrowed to fewer scopes,
-// and a GitHub-style error sent with HTTP 200 surfacing as a *refresh.OAuthError.
-// Tokens are printed only as Tokens values, whose String never shows a token.
+// token is then rejected with invalid_grant, and its reuse revokes the whole
+// session), a refresh narrowed to fewer scopes, and a GitHub-style error sent
+// with HTTP 200 surfacing as a *refresh.OAuthError. Tokens are printed only as
+// Tokens values, whose String never shows a token.
 //
-// main.go is what a user writes; server.go is the fake provider.
+// The fake provider is package refreshtest, which your own tests can use the
+// same way; everything else is what a user writes.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os"
 
 	"github.com/tokenrefresh/refresh"
+	"github.com/tokenrefresh/refresh/refreshtest"
 )
 
 // The client's registration at the provider. Real code reads these from its
@@ -43,13 +46,16 @@ type session struct {
 }
 
 func run(ctx context.Context, w io.Writer) error {
-	// The fake provider, and the refresh token the user's sign-in left us.
-	srv, refreshToken := startProvider(clientID, clientSecret)
+	// The fake provider, which knows our client and rotates refresh tokens,
+	// and the refresh token the user's sign-in left us.
+	srv := refreshtest.NewServer(refreshtest.WithClient(refreshtest.Client{
+		ID: clientID, Secret: clientSecret, Method: refreshtest.AuthClientSecretBasic,
+	}))
 	defer srv.Close()
-	user := &session{RefreshToken: refreshToken}
+	user := &session{RefreshToken: srv.IssueRefreshToken(clientID, "read", "write")}
 
 	client := &refresh.Client{
-		TokenURL: srv.URL + tokenPath, // https://… at a real provider
+		TokenURL: srv.TokenURL(), // https://… at a real provider
 		Auth:     refresh.ClientSecretBasic(clientID, clientSecret),
 	}
 
@@ -70,14 +76,21 @@ func run(ctx context.Context, w io.Writer) error {
 	spent := user.RefreshToken
 	user.RefreshToken = tok.RefreshToken // store it before using the access token
 	fmt.Fprintln(w, "   stored the new refresh token")
-	// Never retry with a spent token: servers with reuse detection take it as
-	// theft and revoke the whole session. Here it only shows the rejection.
+	// Never retry with a spent token: servers with reuse detection (Auth0,
+	// Okta, and this one) take it as theft and revoke the whole session.
 	_, err = client.Refresh(ctx, spent)
 	if !errors.Is(err, refresh.ErrInvalidGrant) {
 		return fmt.Errorf("reusing the spent refresh token: want invalid_grant, got %v", err)
 	}
 	fmt.Fprintln(w, "   the old one is now rejected: errors.Is(err, refresh.ErrInvalidGrant)")
 	fmt.Fprintln(w, "  ", err)
+	_, err = client.Refresh(ctx, user.RefreshToken)
+	if !errors.Is(err, refresh.ErrInvalidGrant) {
+		return fmt.Errorf("after the reuse: want invalid_grant, got %v", err)
+	}
+	fmt.Fprintln(w, "   and the reuse revoked the whole session: the new one is rejected too")
+	fmt.Fprintln(w, "   the user signs in again")
+	user.RefreshToken = srv.IssueRefreshToken(clientID, "read", "write")
 
 	fmt.Fprintln(w, `3. Narrow the scope with refresh.WithScopes("read")`)
 	tok, err = client.Refresh(ctx, user.RefreshToken, refresh.WithScopes("read"))
@@ -89,8 +102,13 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w, "   scopes:    ", tok.Scopes)
 
 	fmt.Fprintln(w, "4. A GitHub-style endpoint: errors come with HTTP 200")
+	gh := refreshtest.NewServer(
+		refreshtest.WithClient(refreshtest.Client{ID: clientID, Secret: clientSecret, Method: refreshtest.AuthClientSecretPost}),
+		refreshtest.WithQuirks(refreshtest.GitHubQuirks()),
+	)
+	defer gh.Close()
 	github := &refresh.Client{
-		TokenURL: srv.URL + githubTokenPath,
+		TokenURL: gh.TokenURL(),
 		Auth:     refresh.ClientSecretPost(clientID, clientSecret),
 	}
 	_, err = github.Refresh(ctx, spent)
