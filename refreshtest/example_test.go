@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/tokenrefresh/refresh"
@@ -109,4 +111,87 @@ func ExampleServer_FailNext() {
 	// Output:
 	// response error: true 502
 	// oauth error: true bad_refresh_token 200
+}
+
+// Reuse of a rotated refresh token within a grace period: a client whose
+// response was lost retries with the token it sent, and gets the grant's
+// current refresh token instead of a revoked session.
+func ExampleWithReuseGrace() {
+	srv := refreshtest.NewServer(
+		refreshtest.WithClient(refreshtest.Client{ID: "spa", Method: refreshtest.AuthNone}),
+		refreshtest.WithReuseGrace(30*time.Second),
+	)
+	defer srv.Close()
+	c := &refresh.Client{TokenURL: srv.TokenURL(), Auth: refresh.PublicClient("spa")}
+	rt := srv.IssueRefreshToken("spa")
+
+	// The server rotates the token, but the response never arrives.
+	srv.FailNext(1, refreshtest.Fault{AfterRefresh: true, CloseConnection: true})
+	_, err := c.Refresh(context.Background(), rt)
+	fmt.Println("lost response:", err != nil, "token sent:", srv.State(rt))
+
+	tok, err := c.Refresh(context.Background(), rt)
+	fmt.Println("retry:", err, "new token:", srv.State(tok.RefreshToken))
+	// Output:
+	// lost response: true token sent: Spent
+	// retry: <nil> new token: Active
+}
+
+// Resource protects a handler of your own with the server's access tokens,
+// and tells it which client and scopes the token carries.
+func ExampleServer_Resource() {
+	srv := refreshtest.NewServer(refreshtest.WithClient(refreshtest.Client{ID: "app", Secret: "x"}))
+	defer srv.Close()
+	api := httptest.NewServer(srv.Resource(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ti, _ := refreshtest.TokenInfoFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s, you may %v", ti.ClientID, ti.Scopes)
+	})))
+	defer api.Close()
+
+	c := &refresh.Client{TokenURL: srv.TokenURL(), Auth: refresh.ClientSecretBasic("app", "x")}
+	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: srv.IssueRefreshToken("app", "read")})
+	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
+	for _, client := range []*http.Client{api.Client(), hc} { // without a token, then with one
+		resp, err := client.Get(api.URL)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, resp.Header.Get("WWW-Authenticate"), strings.TrimSpace(string(body)))
+	}
+	// Output:
+	// 401 Bearer realm="refreshtest" 401 Unauthorized
+	// 200  hello app, you may [read]
+}
+
+// A server without a socket: its Client serves requests in memory, so a test
+// in a testing/synctest bubble (or one that wants no network) can use it. The
+// Clock drives expiry by hand.
+func ExampleNewInMemoryServer() {
+	clock := refreshtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	srv := refreshtest.NewInMemoryServer(
+		refreshtest.WithClient(refreshtest.Client{ID: "job", Secret: "x", Method: refreshtest.AuthClientSecretPost}),
+		refreshtest.WithClock(clock.Now),
+		refreshtest.WithRotation(refreshtest.KeepRefreshTokens),
+	)
+	c := &refresh.Client{
+		TokenURL:   srv.TokenURL(),
+		Auth:       refresh.ClientSecretPost("job", "x"),
+		HTTPClient: srv.Client(),
+		Now:        clock.Now,
+	}
+	rt := srv.IssueRefreshToken("job")
+	tok, err := c.Refresh(context.Background(), rt)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("expires:", tok.ExpiresAt.Format(time.TimeOnly), "new refresh token:", tok.RefreshToken != "")
+	clock.Advance(time.Hour)
+	fmt.Println("access token:", srv.State(tok.AccessToken), "refresh token:", srv.State(rt))
+	// Output:
+	// expires: 04:04:05 new refresh token: false
+	// access token: Expired refresh token: Active
 }

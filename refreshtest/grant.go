@@ -65,7 +65,7 @@ func (s *Server) newRefreshLocked(g *grant, now time.Time) string {
 func (s *Server) newAccessLocked(g *grant, scopes []string, now time.Time) string {
 	at := newToken("at")
 	t := &accessToken{g: g, scopes: scopes}
-	if s.accessLifetime >= 0 {
+	if s.accessLifetime > 0 {
 		t.expiresAt = now.Add(s.accessLifetime)
 	}
 	s.access[at] = t

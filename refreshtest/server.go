@@ -35,6 +35,10 @@
 // and [Server.FailNext] with a [Fault] (a status, an HTML page from a proxy,
 // truncated JSON, a closed connection) for the next requests.
 //
+// [NewServer] listens on a real socket. In a testing/synctest bubble, where a
+// socket keeps fake time from advancing, use [NewInMemoryServer], whose
+// [Server.Client] serves requests in memory.
+//
 // The package speaks only HTTP and uses only the standard library; it does not
 // import package refresh. Tokens it issues are random and opaque; the server
 // never logs them and its errors never contain them. A Server is safe for
@@ -160,18 +164,20 @@ func WithReuseDetection(on bool) Option {
 // WithReuseGrace sets a grace period after a refresh token is rotated, during
 // which using it again is not treated as reuse: the server answers as for a
 // successful refresh, with a new access token and the grant's current refresh
-// token (the newest one; no new refresh token is minted), and revokes nothing.
-// This is how clients that lost a response, or replicas that raced, recover at
-// Auth0 ("reuse interval") and Okta ("grace period"). Zero (the default) means
-// no grace.
+// token (the newest one: no new refresh token is minted, so the grant keeps a
+// single live refresh token), and revokes nothing. Auth0 ("reuse interval") and
+// Okta ("grace period") offer such a window, so that a client that lost a
+// response, or replicas that raced, can recover; what they return within it is
+// their own, this server's answer is the one above. Zero (the default) means
+// no grace: the reuse is detected however soon it comes.
 func WithReuseGrace(d time.Duration) Option {
 	return func(s *Server) { s.reuseGrace = d }
 }
 
 // WithAccessTokenLifetime sets the lifetime of issued access tokens, sent as
-// expires_in in whole seconds; [DefaultAccessTokenLifetime] by default. A
-// negative d makes access tokens that never expire, and responses without
-// expires_in.
+// expires_in in whole seconds; [DefaultAccessTokenLifetime] by default. Zero or
+// a negative d makes access tokens that never expire, and responses without
+// expires_in (which clients take as an unknown lifetime).
 func WithAccessTokenLifetime(d time.Duration) Option {
 	return func(s *Server) { s.accessLifetime = d }
 }
@@ -323,9 +329,10 @@ func (s *Server) SetQuirks(q Quirks) {
 }
 
 // FailNext makes the next n requests to the token endpoint get f instead of
-// the server's answer. Calls add up: FailNext(1, a) then FailNext(2, b) fails
-// the next request with a and the two after it with b. A request that gets a
-// Fault is recorded like any other.
+// the server's answer (n <= 0 adds nothing). Calls add up: FailNext(1, a) then
+// FailNext(2, b) fails the next request with a and the two after it with b. A
+// request that gets a Fault is recorded like any other and, unless
+// f.AfterRefresh, changes nothing at the server.
 func (s *Server) FailNext(n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -276,7 +276,7 @@ func TestSuccessResponse(t *testing.T) {
 		},
 		{
 			name: "access tokens without expiry",
-			opts: []Option{WithAccessTokenLifetime(-1)},
+			opts: []Option{WithAccessTokenLifetime(0)},
 			want: map[string]any{"access_token": "AT", "token_type": "Bearer", "refresh_token": "RT", "scope": "read write"},
 		},
 		{
@@ -428,7 +428,8 @@ func TestScopeNarrowing(t *testing.T) {
 		{"read", "read", ""},
 		{"write read", "write read", ""},
 		{"read admin", "", "invalid_scope"},
-		{"", "read write", ""}, // an empty scope is none: the whole grant, which narrowing did not shrink
+		{" ", "read write", ""}, // an empty scope asks for the whole grant, which narrowing did not shrink
+		{"", "read write", ""},  // no scope parameter: the same
 	} {
 		form := tGrantForm(rt)
 		if tt.scope != "" {

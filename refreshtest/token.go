@@ -201,8 +201,8 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 		return nil, errInvalidGrant("the refresh token expired")
 	}
 	scopes := t.g.scopes
-	if form.Has("scope") {
-		scopes = strings.Fields(form.Get("scope"))
+	if asked := strings.Fields(form.Get("scope")); len(asked) > 0 { // an empty scope asks for none in particular
+		scopes = asked
 		for _, sc := range scopes {
 			if !slices.Contains(t.g.scopes, sc) {
 				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "a scope asked for exceeds the grant"}
@@ -215,7 +215,7 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 		{"access_token", at},
 		{"token_type", cmp.Or(s.quirks.TokenType, "Bearer")},
 	}
-	if s.accessLifetime >= 0 {
+	if s.accessLifetime > 0 {
 		fields = append(fields, field{"expires_in", int64(s.accessLifetime / time.Second)})
 	}
 	var next string
