@@ -99,8 +99,8 @@ func TruncatedJSONFault() Fault {
 func CloseConnectionFault() Fault { return Fault{CloseConnection: true} }
 
 // write sends f, or closes the connection.
-func (f Fault) write(w http.ResponseWriter, r *http.Request) {
-	sleep(r.Context(), f.Delay)
+func (f Fault) write(s *Server, w http.ResponseWriter, r *http.Request) {
+	s.sleep(r.Context(), f.Delay)
 	if f.CloseConnection {
 		// The server closes the connection without a response and logs
 		// nothing for this panic value.

@@ -211,7 +211,9 @@ type Server struct {
 	// trailing slash.
 	URL string
 
-	ts *httptest.Server
+	ts        *httptest.Server
+	closed    chan struct{} // closed by Close: ends latency waits
+	closeOnce sync.Once
 
 	// Configuration, fixed after NewServer.
 	rotation        Rotation
@@ -255,6 +257,7 @@ func NewInMemoryServer(opts ...Option) *Server {
 func newServer(opts ...Option) *Server {
 	s := &Server{
 		reuseDetection: true,
+		closed:         make(chan struct{}),
 		accessLifetime: DefaultAccessTokenLifetime,
 		now:            time.Now,
 		clients:        map[string]Client{},
@@ -273,8 +276,11 @@ func newServer(opts ...Option) *Server {
 }
 
 // Close shuts the server down and blocks until all outstanding requests on it
-// have completed. For a server from [NewInMemoryServer] it does nothing.
+// have completed; responses held back by [Quirks.Latency] or [Fault.Delay] are
+// sent at once. For a server from [NewInMemoryServer] it only ends such
+// waits. Close may be called more than once.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
 	if s.ts != nil {
 		s.ts.Close()
 	}
@@ -356,8 +362,8 @@ func (s *Server) Requests() []Request {
 // String describes the server by its URL; it shows no token or secret.
 func (s *Server) String() string { return "refreshtest.Server{URL:" + s.URL + "}" }
 
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
+// sleep waits for d, or until ctx ends or the server is closed.
+func (s *Server) sleep(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}
@@ -366,6 +372,7 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	case <-s.closed:
 	}
 }
 

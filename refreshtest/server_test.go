@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -845,5 +846,33 @@ func TestClock(t *testing.T) {
 	var zero Clock
 	if !zero.Now().IsZero() {
 		t.Error("the zero Clock does not read the zero time")
+	}
+}
+
+func TestCloseEndsLatency(t *testing.T) {
+	// A response held back for an hour, with a client that waits for it:
+	// Close must not wait out the hour. The test's own timeout bounds a hang.
+	s := NewServer(WithClient(tPublic), WithQuirks(Quirks{Latency: time.Hour}))
+	req, err := tNewRequest(s.TokenURL(), tPublic, AuthNone, tGrantForm(s.IssueRefreshToken(tPublic.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int)
+	go func() {
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	for len(s.Requests()) == 0 { // wait until the request is held back
+		runtime.Gosched()
+	}
+	s.Close()
+	s.Close() // twice is fine
+	if code := <-done; code != 200 {
+		t.Errorf("the held-back response: status %d, want 200", code)
 	}
 }

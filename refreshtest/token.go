@@ -144,9 +144,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
 
-	sleep(r.Context(), quirks.Latency)
+	s.sleep(r.Context(), quirks.Latency)
 	if fault != nil {
-		fault.write(w, r)
+		fault.write(s, w, r)
 		return
 	}
 	if oerr != nil {
