@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -874,5 +877,34 @@ func TestCloseEndsLatency(t *testing.T) {
 	s.Close() // twice is fine
 	if code := <-done; code != 200 {
 		t.Errorf("the held-back response: status %d, want 200", code)
+	}
+}
+
+// TestStandardLibraryOnly keeps the package importable from package refresh's
+// own tests: it must not import refresh (an import cycle), nor anything outside
+// the standard library.
+func TestStandardLibraryOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path := strings.Trim(imp.Path.Value, `"`); strings.Contains(strings.SplitN(path, "/", 2)[0], ".") {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
+		checked++
+	}
+	if checked < 5 {
+		t.Errorf("checked %d files, want all of the package's", checked)
 	}
 }
