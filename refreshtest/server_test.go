@@ -51,15 +51,25 @@ type tResponse struct {
 	Body   map[string]any
 }
 
-// tPost sends form to the token endpoint, authenticated as c with the method
+// tRefresh sends form to the token endpoint, authenticated as c with the method
 // as (which may differ from c's registration).
 func tRefresh(t *testing.T, s *Server, c Client, as AuthMethod, form url.Values) tResponse {
 	t.Helper()
-	req, err := tNewRequest(s.TokenURL(), c, as, form)
+	r, err := tTryRefresh(s, c, as, form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tDo(t, s.Client(), req)
+	return r
+}
+
+// tTryRefresh is tRefresh for goroutines other than the test's: it returns the
+// error instead of stopping the test.
+func tTryRefresh(s *Server, c Client, as AuthMethod, form url.Values) (tResponse, error) {
+	req, err := tNewRequest(s.TokenURL(), c, as, form)
+	if err != nil {
+		return tResponse{}, err
+	}
+	return tTryDo(s.Client(), req)
 }
 
 func tNewRequest(tokenURL string, c Client, as AuthMethod, form url.Values) (*http.Request, error) {
@@ -90,31 +100,39 @@ func tNewRequest(tokenURL string, c Client, as AuthMethod, form url.Values) (*ht
 
 func tDo(t *testing.T, hc *http.Client, req *http.Request) tResponse {
 	t.Helper()
-	resp, err := hc.Do(req)
+	r, err := tTryDo(hc, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+func tTryDo(hc *http.Client, req *http.Request) (tResponse, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return tResponse{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return tResponse{}, err
 	}
 	out := tResponse{Status: resp.StatusCode, Header: resp.Header}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(body, &out.Body); err != nil {
-			t.Fatalf("response body %q: %v", body, err)
+			return out, fmt.Errorf("response body %q: %v", body, err)
 		}
-	} else {
-		vals, err := url.ParseQuery(string(body))
-		if err != nil {
-			t.Fatalf("response body %q: %v", body, err)
-		}
-		out.Body = map[string]any{}
-		for k := range vals {
-			out.Body[k] = vals.Get(k)
-		}
+		return out, nil
 	}
-	return out
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return out, fmt.Errorf("response body %q: %v", body, err)
+	}
+	out.Body = map[string]any{}
+	for k := range vals {
+		out.Body[k] = vals.Get(k)
+	}
+	return out, nil
 }
 
 func tGrantForm(rt string) url.Values {
@@ -795,7 +813,13 @@ func TestConcurrentReuse(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make([]string, n)
 	for i := range n {
-		wg.Go(func() { codes[i] = tRefresh(t, s, tPublic, AuthNone, tGrantForm(rt)).tErr() })
+		wg.Go(func() {
+			r, err := tTryRefresh(s, tPublic, AuthNone, tGrantForm(rt))
+			if err != nil {
+				t.Error(err)
+			}
+			codes[i] = r.tErr()
+		})
 	}
 	wg.Wait()
 	wins := 0

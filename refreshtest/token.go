@@ -114,7 +114,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	quirks := s.quirks
 	var fault *Fault
 	if len(s.faults) > 0 {
-		fault = &s.faults[0]
+		f := s.faults[0]
+		fault = &f
 		s.faults = s.faults[1:]
 	}
 	var fields []field
