@@ -26,7 +26,7 @@ import (
 // characters that form-encoding changes (RFC 6749 §2.3.1), so that an encoding
 // mistake on either side shows.
 var (
-	e2eBasic  = refreshtest.Client{ID: "svc 1", Secret: "pa ss+w%rd", Method: refreshtest.AuthClientSecretBasic}
+	e2eBasic  = refreshtest.Client{ID: "svc+1 a", Secret: "pa ss+w%rd", Method: refreshtest.AuthClientSecretBasic}
 	e2eRaw    = refreshtest.Client{ID: "uaa-app", Secret: "raw secret", Method: refreshtest.AuthClientSecretBasicRaw}
 	e2ePost   = refreshtest.Client{ID: "post-app", Secret: "p:st", Method: refreshtest.AuthClientSecretPost}
 	e2ePublic = refreshtest.Client{ID: "spa", Method: refreshtest.AuthNone}
