@@ -25,7 +25,7 @@
 // them with [NewSource], or builds the parts with [Client], [Auth] and
 // [FromToken]. The Config's Endpoint.AuthStyle picks the client authentication:
 //
-//	AuthStyleInHeader   → refresh.ClientSecretBasic (the same bytes on the wire)
+//	AuthStyleInHeader   → refresh.ClientSecretBasic (the same Authorization header)
 //	AuthStyleInParams   → refresh.ClientSecretPost
 //	empty ClientSecret  → refresh.PublicClient, whatever the AuthStyle
 //	AuthStyleAutoDetect → an error wrapping ErrAuthStyleAutoDetect
