@@ -37,7 +37,7 @@
 // Exit codes, one per outcome:
 //
 //	0  refreshed
-//	1  the result could not be written
+//	1  the result could not be written, or any failure not listed below
 //	2  usage: a bad flag or missing input, or a request refused before sending
 //	   (*refresh.ConfigError: an http URL that is not loopback, a bad scope)
 //	3  invalid_grant, or GitHub's bad_refresh_token: the refresh token is
