@@ -802,6 +802,33 @@ func TestRevoke(t *testing.T) {
 	if r := tRefresh(t, s, tPublic, AuthNone, tGrantForm(rt)); r.tErr() != "invalid_grant" {
 		t.Errorf("refresh with a revoked token: %d %v", r.Status, r.Body)
 	}
+	req, _ := http.NewRequest("GET", s.ResourceURL(), nil)
+	req.Header.Set("Authorization", "Bearer "+at)
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := `Bearer realm="refreshtest", error="invalid_token", error_description="the access token was revoked"`; resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != want {
+		t.Errorf("the resource, given an access token of the revoked grant: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestBasicWithAnotherClientID: a body client_id that differs from the Basic
+// credentials is a malformed request, not a second identity.
+func TestBasicWithAnotherClientID(t *testing.T) {
+	s := tNewServer(t)
+	rt := s.IssueRefreshToken(tBasic.ID)
+	for _, tt := range []struct{ clientID, wantErr string }{
+		{tBasic.ID, ""},
+		{tPost.ID, "invalid_request"},
+	} {
+		form := tGrantForm(rt)
+		form.Set("client_id", tt.clientID)
+		if r := tRefresh(t, s, tBasic, AuthClientSecretBasic, form); r.tErr() != tt.wantErr {
+			t.Errorf("Basic as %s with client_id %s: %d %v, want error %q", tBasic.ID, tt.clientID, r.Status, r.Body, tt.wantErr)
+		}
+	}
 }
 
 // TestConcurrentReuse races many refreshes of one rotating refresh token:
