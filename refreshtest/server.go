@@ -138,19 +138,32 @@ func (r Rotation) String() string {
 	return fmt.Sprintf("Rotation(%d)", int(r))
 }
 
-// Option configures a [Server] in [NewServer].
-type Option func(*Server)
+// Option configures a [Server] in [NewServer] or [NewInMemoryServer].
+type Option func(*options)
+
+// options is a Server's configuration. It is fixed after the Server is
+// created, except clients and quirks, which change under Server.mu.
+type options struct {
+	clients         map[string]Client
+	quirks          Quirks
+	rotation        Rotation
+	reuseDetection  bool
+	reuseGrace      time.Duration
+	accessLifetime  time.Duration
+	refreshLifetime time.Duration
+	now             func() time.Time
+}
 
 // WithClient registers a client. It may be given many times; a later
 // registration of the same ID replaces the earlier one.
 func WithClient(c Client) Option {
-	return func(s *Server) { s.clients[c.ID] = c }
+	return func(s *options) { s.clients[c.ID] = c }
 }
 
 // WithRotation sets what the server does with a refresh token when it is used;
 // [RotateRefreshTokens] by default.
 func WithRotation(r Rotation) Option {
-	return func(s *Server) { s.rotation = r }
+	return func(s *options) { s.rotation = r }
 }
 
 // WithReuseDetection turns reuse detection on (the default) or off. On, a second
@@ -158,7 +171,7 @@ func WithRotation(r Rotation) Option {
 // invalid_grant and revokes the grant: every refresh and access token issued
 // from it. Off, it answers invalid_grant and revokes nothing.
 func WithReuseDetection(on bool) Option {
-	return func(s *Server) { s.reuseDetection = on }
+	return func(s *options) { s.reuseDetection = on }
 }
 
 // WithReuseGrace sets a grace period after a refresh token is rotated, during
@@ -171,7 +184,7 @@ func WithReuseDetection(on bool) Option {
 // their own, this server's answer is the one above. Zero (the default) means
 // no grace: the reuse is detected however soon it comes.
 func WithReuseGrace(d time.Duration) Option {
-	return func(s *Server) { s.reuseGrace = d }
+	return func(s *options) { s.reuseGrace = d }
 }
 
 // WithAccessTokenLifetime sets the lifetime of issued access tokens, sent as
@@ -179,7 +192,7 @@ func WithReuseGrace(d time.Duration) Option {
 // a negative d makes access tokens that never expire, and responses without
 // expires_in (which clients take as an unknown lifetime).
 func WithAccessTokenLifetime(d time.Duration) Option {
-	return func(s *Server) { s.accessLifetime = d }
+	return func(s *options) { s.accessLifetime = d }
 }
 
 // WithRefreshTokenLifetime makes refresh tokens expire d after they were issued
@@ -187,20 +200,20 @@ func WithAccessTokenLifetime(d time.Duration) Option {
 // refresh_token_expires_in (as GitHub sends it). Zero (the default) means
 // refresh tokens do not expire.
 func WithRefreshTokenLifetime(d time.Duration) Option {
-	return func(s *Server) { s.refreshLifetime = d }
+	return func(s *options) { s.refreshLifetime = d }
 }
 
 // WithClock sets the server's clock, used for expiry and for recorded request
 // times; time.Now by default (which a testing/synctest bubble fakes). A
 // [Clock] gives one that a test moves by hand: WithClock(clock.Now).
 func WithClock(now func() time.Time) Option {
-	return func(s *Server) { s.now = now }
+	return func(s *options) { s.now = now }
 }
 
 // WithQuirks sets how the server departs from RFC 6749 in every response;
 // [Server.SetQuirks] changes it later.
 func WithQuirks(q Quirks) Option {
-	return func(s *Server) { s.quirks = q }
+	return func(s *options) { s.quirks = q }
 }
 
 // Server is a fake authorization server with a token endpoint and a protected
@@ -215,17 +228,9 @@ type Server struct {
 	closed    chan struct{} // closed by Close: ends latency waits
 	closeOnce sync.Once
 
-	// Configuration, fixed after NewServer.
-	rotation        Rotation
-	reuseDetection  bool
-	reuseGrace      time.Duration
-	accessLifetime  time.Duration
-	refreshLifetime time.Duration
-	now             func() time.Time
+	options
 
 	mu       sync.Mutex
-	clients  map[string]Client
-	quirks   Quirks
 	faults   []Fault
 	requests []Request
 	grants   []*grant
@@ -247,7 +252,7 @@ func NewServer(opts ...Option) *Server {
 // advancing) or tests that want no network at all. Its URL is
 // "http://127.0.0.1", where nothing listens: reach it through
 // [Server.Transport] or [Server.Client], which serve requests in memory. Close
-// does nothing.
+// only ends the waits of held-back responses.
 func NewInMemoryServer(opts ...Option) *Server {
 	s := newServer(opts...)
 	s.URL = "http://127.0.0.1"
@@ -256,17 +261,19 @@ func NewInMemoryServer(opts ...Option) *Server {
 
 func newServer(opts ...Option) *Server {
 	s := &Server{
-		reuseDetection: true,
-		closed:         make(chan struct{}),
-		accessLifetime: DefaultAccessTokenLifetime,
-		now:            time.Now,
-		clients:        map[string]Client{},
-		refresh:        map[string]*refreshToken{},
-		access:         map[string]*accessToken{},
+		options: options{
+			clients:        map[string]Client{},
+			reuseDetection: true,
+			accessLifetime: DefaultAccessTokenLifetime,
+			now:            time.Now,
+		},
+		closed:  make(chan struct{}),
+		refresh: map[string]*refreshToken{},
+		access:  map[string]*accessToken{},
 	}
 	for _, o := range opts {
 		if o != nil {
-			o(s)
+			o(&s.options)
 		}
 	}
 	if s.now == nil {
