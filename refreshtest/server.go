@@ -315,7 +315,7 @@ func (s *Server) ResourceURL() string { return s.URL + ResourcePath }
 
 // ServeHTTP answers a request to [TokenPath] or [ResourcePath]; other paths get
 // 404. It lets a test mount the server in a mux of its own or call it without
-// a network (for example from a RoundTripper in a testing/synctest bubble).
+// a network, as [Server.Transport] does.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case TokenPath:
