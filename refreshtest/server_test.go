@@ -926,8 +926,10 @@ func TestCloseEndsLatency(t *testing.T) {
 	}
 	s.Close()
 	s.Close() // twice is fine
-	if code := <-done; code != 200 {
-		t.Errorf("the held-back response: status %d, want 200", code)
+	// The response is sent at once, or the connection closes under it: either
+	// way the client is not left waiting.
+	if code := <-done; code != 200 && code != 0 {
+		t.Errorf("the held-back response: status %d, want 200 or a transport error", code)
 	}
 }
 
