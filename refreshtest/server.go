@@ -50,6 +50,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,6 +102,14 @@ func (c Client) String() string {
 
 // GoString is String, so that %#v shows no secret either.
 func (c Client) GoString() string { return c.String() }
+
+// Format writes String for every verb, so that no verb prints the secret.
+func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// LogValue gives slog what String shows, so that no handler logs the secret.
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("method", string(c.method())))
+}
 
 func (c Client) method() AuthMethod {
 	if c.Method == "" {

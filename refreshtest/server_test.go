@@ -5,6 +5,7 @@ package refreshtest
 // client package it is meant to test.
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -676,7 +678,19 @@ func TestNoSecretInText(t *testing.T) {
 		}
 	}
 	for _, c := range []Client{tPost, tBasic} {
-		texts = append(texts, fmt.Sprintf("%v %+v %#v", c, c, c))
+		texts = append(texts, fmt.Sprintf("%v %+v %#v %s %q", c, c, c, c, c))
+	}
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
+		l := slog.New(h)
+		for _, req := range s.Requests() {
+			l.Info("request", "req", req, "ptr", &req)
+		}
+		l.Info("clients", "post", tPost, "basic", &tBasic)
+	}
+	texts = append(texts, logs.String())
+	if !strings.Contains(logs.String(), "client_secret_post") {
+		t.Errorf("the log shows no request or client: %s", logs.String())
 	}
 	texts = append(texts, s.String(), fmt.Sprint(reuse.Body), fmt.Sprint(wrong.Body))
 	for _, text := range texts {

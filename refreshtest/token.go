@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"mime"
 	"net/http"
@@ -56,6 +57,18 @@ func (r Request) GoString() string { return r.String() }
 
 // Format writes String for every verb, so that no verb prints a secret.
 func (r Request) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
+
+// LogValue gives slog what String shows, so that no handler, JSON included,
+// logs a secret.
+func (r Request) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("method", r.Method),
+		slog.String("path", r.Path),
+		slog.String("auth_method", string(r.AuthMethod)),
+		slog.String("client_id", r.ClientID),
+		slog.Any("form", slices.Sorted(maps.Keys(r.Form))),
+	)
+}
 
 func (r Request) clone() Request {
 	r.Header = r.Header.Clone()
