@@ -16,9 +16,13 @@ type Quirks struct {
 	// GitHubErrorCodes uses GitHub's error codes: bad_refresh_token for
 	// invalid_grant, incorrect_client_credentials for invalid_client.
 	GitHubErrorCodes bool
-	// FormEncoded sends every body as application/x-www-form-urlencoded (GitHub
-	// without Accept: application/json, old Facebook) instead of JSON.
+	// FormEncoded sends every body as application/x-www-form-urlencoded (old
+	// Facebook) instead of JSON.
 	FormEncoded bool
+	// FormUnlessJSONAccepted sends a body as application/x-www-form-urlencoded
+	// unless the request's Accept header names application/json, as GitHub
+	// does.
+	FormUnlessJSONAccepted bool
 	// NumbersAsStrings sends expires_in and refresh_token_expires_in as JSON
 	// strings, "3600" (Entra v1, PayPal).
 	NumbersAsStrings bool
@@ -31,10 +35,11 @@ type Quirks struct {
 	Latency time.Duration
 }
 
-// GitHubQuirks returns the Quirks of GitHub's token endpoint when the client
-// asks for JSON: errors with HTTP 200 and GitHub's own error codes.
+// GitHubQuirks returns the Quirks of GitHub's token endpoint: errors with HTTP
+// 200, GitHub's own error codes, and form-encoded bodies unless the client
+// asks for JSON.
 func GitHubQuirks() Quirks {
-	return Quirks{ErrorsWithStatus200: true, GitHubErrorCodes: true}
+	return Quirks{ErrorsWithStatus200: true, GitHubErrorCodes: true, FormUnlessJSONAccepted: true}
 }
 
 // Fault is a response the token endpoint gives instead of its own, set for the

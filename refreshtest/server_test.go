@@ -487,6 +487,27 @@ func TestGitHubQuirks(t *testing.T) {
 			}
 		})
 	}
+	// Without Accept: application/json, GitHub answers with a form body.
+	req, err := tNewRequest(s.TokenURL(), tPost, AuthClientSecretPost, tGrantForm("rt_nope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ accept, wantCT string }{
+		{"", "application/x-www-form-urlencoded"},
+		{"text/html, */*", "application/x-www-form-urlencoded"},
+		{"application/json", "application/json"},
+		{"text/plain;q=0.5, application/json;q=0.9", "application/json"},
+	} {
+		req := req.Clone(t.Context())
+		req.Body, _ = req.GetBody()
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		r := tDo(t, s.Client(), req)
+		if ct := r.Header.Get("Content-Type"); ct != tt.wantCT || r.tErr() != "bad_refresh_token" {
+			t.Errorf("Accept %q: %s %v, want %s with bad_refresh_token", tt.accept, ct, r.Body, tt.wantCT)
+		}
+	}
 	s.SetQuirks(Quirks{})
 	if r := tRefresh(t, s, tPost, AuthClientSecretPost, tGrantForm("rt_nope")); r.Status != 400 || r.tErr() != "invalid_grant" {
 		t.Errorf("after SetQuirks(Quirks{}): got %d %v, want 400 invalid_grant", r.Status, r.Body)

@@ -125,6 +125,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		rec.Form = form
 	}
 	quirks := s.quirks
+	if quirks.FormUnlessJSONAccepted && !acceptsJSON(r.Header) {
+		quirks.FormEncoded = true
+	}
 	var fault *Fault
 	if len(s.faults) > 0 {
 		f := s.faults[0]
@@ -371,4 +374,16 @@ func writeFields(w http.ResponseWriter, status int, q Quirks, fields []field) {
 	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// acceptsJSON reports whether an Accept header names application/json.
+func acceptsJSON(h http.Header) bool {
+	for _, v := range h.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "application/json" {
+				return true
+			}
+		}
+	}
+	return false
 }
