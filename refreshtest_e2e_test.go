@@ -423,5 +423,28 @@ func TestE2ESynctest(t *testing.T) {
 		if n := len(srv.Requests()); n != 2 {
 			t.Errorf("%d token requests, want 2", n)
 		}
+
+		// A Transport over the in-memory server: the resource accepts the
+		// token until it expires on the fake clock; after that the Source
+		// refreshes before the request goes out.
+		hc := &http.Client{Transport: &refresh.Transport{Source: src, Base: srv.Transport()}}
+		var got []string
+		for range 2 {
+			resp, err := hc.Get(srv.ResourceURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got = append(got, resp.Status+" "+string(body))
+			time.Sleep(time.Hour)
+		}
+		want := []string{`200 OK {"client_id":"spa","scope":""}` + "\n", `200 OK {"client_id":"spa","scope":""}` + "\n"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("resource answers (-want +got):\n%s", diff)
+		}
+		if n := len(srv.Requests()); n != 3 {
+			t.Errorf("%d token requests, want 3", n)
+		}
 	})
 }
