@@ -74,6 +74,11 @@ type faultServer struct {
 	url    string
 	strict bool
 	clock  *faultClock
+	// pick, when set, chooses a fault for each request while none is set, and
+	// refuse, when set, whether a dial is refused (the soak test's random
+	// faults). Set them before the first request.
+	pick   func() faultKind
+	refuse func() bool
 
 	mu       sync.Mutex
 	fault    faultKind
@@ -82,6 +87,7 @@ type faultServer struct {
 	prev     string   // the one retired last, accepted again with grace
 	issued   int      // tokens issued so far
 	seen     []string // the refresh token of every request the server read
+	injected map[faultKind]int
 	conns    map[net.Conn]struct{}
 	held     int           // requests held now
 	release  chan struct{} // closed when held requests may proceed
@@ -98,7 +104,7 @@ func newFaultServer(t *testing.T, clock *faultClock, strict bool) *faultServer {
 	}
 	s := &faultServer{
 		t: t, ln: ln, url: "http://" + ln.Addr().String() + "/oauth2/token", strict: strict, clock: clock,
-		fault: faultNone, conns: map[net.Conn]struct{}{},
+		fault: faultNone, conns: map[net.Conn]struct{}{}, injected: map[faultKind]int{},
 		release: make(chan struct{}), received: make(chan struct{}, 16), closing: make(chan struct{}),
 	}
 	s.grant()
@@ -234,6 +240,12 @@ func (s *faultServer) serve(conn net.Conn) {
 		fault := s.fault
 		if s.once {
 			s.fault, s.once = faultNone, false
+		}
+		if fault == faultNone && s.pick != nil {
+			fault = s.pick()
+		}
+		if fault != faultNone {
+			s.injected[fault]++
 		}
 		s.mu.Unlock()
 		if !s.answer(conn, br, fault, rt) {
@@ -394,9 +406,19 @@ func faultTransport(t *testing.T, s *faultServer) *http.Transport {
 	var d net.Dialer
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			s.mu.Lock()
+			refuse := s.refuse != nil && s.refuse()
+			if refuse {
+				s.injected[faultRefused]++
+			}
+			s.mu.Unlock()
 			switch s.current() {
 			case faultRefused:
 				addr = refusedAddr
+			case faultNone:
+				if refuse {
+					addr = refusedAddr
+				}
 			case faultDNS:
 				if _, err := noDNS.LookupHost(ctx, "token.invalid"); err != nil {
 					return nil, err
