@@ -383,6 +383,20 @@ func (c *Client) attempt(ctx context.Context, refreshToken string, opts []Reques
 	return c.ParseResponse(resp)
 }
 
+// serverRetryAfter is the wait the token endpoint asked for with the answer that
+// err reports, or 0.
+func serverRetryAfter(err error) time.Duration {
+	var oe *OAuthError
+	var re *ResponseError
+	switch {
+	case errors.As(err, &oe):
+		return oe.RetryAfter
+	case errors.As(err, &re):
+		return re.RetryAfter
+	}
+	return 0
+}
+
 // sleep waits for d or until ctx ends, and then returns ctx's cause.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -659,3 +659,40 @@ func ExampleRetryAmbiguous() {
 	// requests: 2 access token: at-2
 	// requests: 1 error is a RetryError: false
 }
+
+// TestRetrySourceHonoursRetryAfter: a Retry-After too long for the Client's
+// retries still holds the Source back, up to its longest backoff of 1 min.
+func TestRetrySourceHonoursRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		retryAfter string
+		want       time.Duration
+	}{
+		{"30", 30 * time.Second},
+		{"3600", time.Minute},
+		{"", time.Second},
+	} {
+		t.Run("Retry-After "+tt.retryAfter, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := http.Header{}
+				if tt.retryAfter != "" {
+					h.Set("Retry-After", tt.retryAfter)
+				}
+				s := &retryScript{answers: []retryAnswer{retryStatus(429, h, "slow down"), retryOK}}
+				c := retryClient(s)
+				c.Now, c.MaxRetryWait = nil, time.Millisecond // the Client gives up at once
+				src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-0"})
+				if _, err := src.Token(t.Context()); err == nil {
+					t.Fatal("Token succeeded, want the 429")
+				}
+				time.Sleep(tt.want - time.Millisecond)
+				if _, err := src.Token(t.Context()); err == nil || len(s.requests()) != 1 {
+					t.Fatalf("Token %v after the 429: %d requests, error %v; want no new request", tt.want-time.Millisecond, len(s.requests()), err)
+				}
+				time.Sleep(time.Millisecond)
+				if tok, err := src.Token(t.Context()); err != nil || tok.AccessToken != "at-1" {
+					t.Fatalf("Token %v after the 429 = %v, %v; want at-1", tt.want, tok, err)
+				}
+			})
+		})
+	}
+}
