@@ -696,3 +696,37 @@ func TestRetrySourceHonoursRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// A policy of your own can wrap the default, here to see each failed attempt.
+func ExampleDefaultCheckRetry() {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at-2","token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+
+	c := &refresh.Client{
+		TokenURL: srv.URL + "/token",
+		CheckRetry: func(ctx context.Context, a refresh.RetryAttempt) bool {
+			retry := refresh.DefaultCheckRetry(ctx, a)
+			fmt.Printf("attempt %d: HTTP %d, not sent: %v, retry: %v\n", a.Attempt, a.StatusCode, a.NotSent, retry)
+			return retry
+		},
+		Backoff: func(refresh.RetryAttempt) time.Duration { return 10 * time.Millisecond }, // short, for the example
+	}
+	tok, err := c.Refresh(context.Background(), "rt-1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("access token:", tok.AccessToken)
+	// Output:
+	// attempt 1: HTTP 429, not sent: false, retry: true
+	// access token: at-2
+}
