@@ -319,9 +319,11 @@ func (c *Client) refresh(ctx context.Context, refreshToken string, opts []Reques
 		if n >= maxAttempts {
 			return nil, retry.last(err, "attempt limit")
 		}
-		wait := DefaultBackoff(a)
+		var wait time.Duration
 		if c.Backoff != nil {
 			wait = max(c.Backoff(a), 0)
+		} else {
+			wait = DefaultBackoff(a)
 		}
 		if ra := retryAfter(a.Header, c.now); ra > wait {
 			wait = ra
@@ -333,7 +335,7 @@ func (c *Client) refresh(ctx context.Context, refreshToken string, opts []Reques
 		for _, w := range retry.Waits {
 			spent += w
 		}
-		if spent+wait > budget {
+		if wait > budget-spent { // not spent+wait, which a huge wait overflows
 			return nil, retry.last(err, "retry wait limit")
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -273,6 +274,23 @@ func TestRetryLoop(t *testing.T) {
 					t.Errorf("error = %v: a RetryError after one attempt", err)
 				}
 			},
+		},
+		{
+			name: "a Retry-After of centuries ends at once too", answers: []retryAnswer{retryStatus(503, ra("9999999999999"), "")},
+			wantRequests: 1,
+		},
+		{
+			name: "a Backoff of centuries after a first wait ends the retries", answers: []retryAnswer{busy},
+			setup: func(c *refresh.Client) {
+				c.Backoff = func(a refresh.RetryAttempt) time.Duration {
+					if a.Attempt == 1 {
+						return time.Second
+					}
+					return math.MaxInt64
+				}
+			},
+			wantRequests: 2,
+			check:        retryWantReason(2, "retry wait limit"),
 		},
 		{
 			name: "the waits stop at MaxRetryWait", answers: []retryAnswer{busy},
