@@ -701,6 +701,7 @@ func TestFaults(t *testing.T) {
 			// The server recovers; so does the Source, by itself or, after a
 			// final error, once the user signs in again.
 			srv.recover()
+			c.HTTPClient.Timeout = 10 * time.Second // no run is in flight; a loaded machine may be slow
 			clock.advance(2 * time.Minute)
 			seen := srv.requests()
 			got, err := src.Token(t.Context())
