@@ -96,7 +96,7 @@ type faultServer struct {
 	wg       sync.WaitGroup
 }
 
-func newFaultServer(t *testing.T, clock *faultClock, strict bool) *faultServer {
+func faultNewServer(t *testing.T, clock *faultClock, strict bool) *faultServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -560,7 +560,7 @@ func TestFaults(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base := runtime.NumGoroutine()
 			clock := &faultClock{}
-			srv := newFaultServer(t, clock, r.strict)
+			srv := faultNewServer(t, clock, r.strict)
 			tr := faultTransport(t, srv)
 			timeout := r.timeout
 			if timeout == 0 {

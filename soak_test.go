@@ -55,7 +55,7 @@ func TestSoak(t *testing.T) {
 	base := runtime.NumGoroutine()
 	start := time.Now()
 	clock := &faultClock{}
-	srv := newFaultServer(t, clock, false)
+	srv := faultNewServer(t, clock, false)
 	// A token request fails one time in 20, at the dial one time in 100.
 	srv.pick = func() faultKind {
 		if rand.N(20) == 0 {
