@@ -44,8 +44,10 @@ type RetryAttempt struct {
 	// connection was never made (the dial failed: connection refused, no route,
 	// a DNS failure), or, with an *http.Transport, no connection was ever handed
 	// to the request (the TLS handshake failed, or the time ran out while
-	// connecting). False means the server may have received it; an error from an
-	// unknown RoundTripper that proves nothing counts as possibly sent.
+	// connecting). With an *http.Transport, a request that had a connection
+	// counts as possibly sent, whatever the last error. False means the server
+	// may have received it; an error from an unknown RoundTripper that proves
+	// nothing counts as possibly sent.
 	NotSent bool
 }
 
@@ -231,7 +233,13 @@ func DefaultBackoff(a RetryAttempt) time.Duration {
 // notSent reports whether err proves that the request did not reach the server;
 // tr is the attempt's trace, or nil when the transport does not support one.
 func notSent(err error, tr *attemptTrace) bool {
-	if tr != nil && tr.getConn.Load() && !tr.gotConn.Load() {
+	if tr != nil && tr.gotConn.Load() {
+		// The request had a connection, and may have been written on it before
+		// the transport tried another (it does so for a request that carries an
+		// Idempotency-Key), whatever the last error says.
+		return false
+	}
+	if tr != nil && tr.getConn.Load() {
 		// An *http.Transport looked for a connection and never had one: nothing
 		// was written.
 		return true
