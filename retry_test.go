@@ -748,3 +748,42 @@ func ExampleDefaultCheckRetry() {
 	// attempt 1: HTTP 429, not sent: false, retry: true
 	// access token: at-2
 }
+
+// TestRetryConnectionHadMeansMaybeSent: an *http.Transport replays a request
+// that carries an Idempotency-Key by itself after a connection fails; when its
+// new dial then fails, the dial error must not pass for "not sent", since the
+// request went out on the first connection.
+func TestRetryConnectionHadMeansMaybeSent(t *testing.T) {
+	clock := &faultClock{}
+	srv := faultNewServer(t, clock, false)
+	defer srv.close()
+	var dials atomic.Int32
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) > 1 {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	c := &refresh.Client{TokenURL: srv.url, HTTPClient: &http.Client{Transport: tr, Timeout: time.Minute}, Now: clock.now,
+		Backoff: func(refresh.RetryAttempt) time.Duration { return time.Millisecond }}
+	tok, err := c.Refresh(t.Context(), srv.liveToken()) // leaves an idle connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.setFault(faultResetBefore, false)
+	_, err = c.Refresh(t.Context(), tok.RefreshToken, refresh.WithHeader("Idempotency-Key", "key-1"))
+	if err == nil {
+		t.Fatal("Refresh succeeded, want an error")
+	}
+	if got := faultErrorKind(err); got != "*net.OpError dial" {
+		t.Fatalf("error = %s (%v); want the transport's second dial, refused", got, err)
+	}
+	if got := srv.requests(); got != 2 {
+		t.Fatalf("the server read %d requests, want 2: the premise of this test failed", got)
+	}
+	if got := retryAttempts(err); got != 1 {
+		t.Errorf("%d attempts, want 1: the request was sent on the first connection (%v)", got, err)
+	}
+}
