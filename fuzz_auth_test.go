@@ -37,6 +37,11 @@ func FuzzClientAuth(f *testing.F) {
 	}
 	const tokenURL = "https://as.example.com/oauth2/token"
 	f.Fuzz(func(t *testing.T, method uint8, clientID, secret, rt string) {
+		if len(clientID) > 200 || len(secret) > 200 || len(rt) > 400 {
+			// Longer values test nothing new, and make the fuzzer spend its
+			// time minimizing them.
+			return
+		}
 		var auth refresh.Auth
 		var blank refresh.Auth // the same method with a stand-in secret, to see what it prints anyway
 		switch method % 4 {
@@ -69,8 +74,11 @@ func FuzzClientAuth(f *testing.F) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("NewRequest = %v, want a *ConfigError", err)
 			}
-			if secret != "" && strings.Contains(err.Error(), secret) && !strings.Contains(ce.Field+ce.Reason, secret) {
-				t.Errorf("the error shows the secret: %v", err)
+			// The secret has no part in the error: its text is the same with a
+			// stand-in secret.
+			_, blankErr := (&refresh.Client{TokenURL: tokenURL, Auth: blank}).NewRequest(t.Context(), rt)
+			if blankErr == nil || blankErr.Error() != err.Error() {
+				t.Errorf("the error depends on the secret: %v; with a stand-in secret: %v", err, blankErr)
 			}
 			return
 		case err != nil:
