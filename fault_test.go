@@ -284,7 +284,7 @@ func (s *faultServer) answer(conn net.Conn, br *bufio.Reader, fault faultKind, r
 		if !faultWrite(conn, 200, jsonType, nil, "", len(body), 0) {
 			return false
 		}
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(30 * time.Millisecond) // a body of ~85 bytes takes 2.5 s
 		defer tick.Stop()
 		for i := range len(body) {
 			select {
@@ -527,8 +527,8 @@ func TestFaults(t *testing.T) {
 		{fault: faultRefused, wantErr: "*net.OpError dial", wantAttempts: 2, wantSeen: 0, wantServing: keeps},
 		{fault: faultResetBefore, wantErr: "*url.Error", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
 		{fault: faultResetMidBody, wantErr: "*ResponseError 200", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
-		{fault: faultNeverAnswers, timeout: 500 * time.Millisecond, wantErr: "*url.Error timeout", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
-		{fault: faultTrickle, timeout: 500 * time.Millisecond, wantErr: "*ResponseError 200", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
+		{fault: faultNeverAnswers, timeout: time.Second, wantErr: "*url.Error timeout", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
+		{fault: faultTrickle, timeout: time.Second, wantErr: "*ResponseError 200", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
 		{fault: faultTruncatedJSON, wantErr: "*ResponseError 200", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
 		{fault: faultHTML502, wantErr: "*ResponseError 502", wantAttempts: 1, wantSeen: 1, wantServing: keeps},
 		{fault: fault429Seconds, wantErr: "*ResponseError 429", wantAttempts: 2, wantSeen: 2, wantServing: keeps},
