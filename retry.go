@@ -84,7 +84,11 @@ func (e *RetryError) Error() string {
 	var b strings.Builder
 	b.WriteString("refresh: ")
 	b.WriteString(strconv.Itoa(e.Attempts))
-	b.WriteString(" attempts (waited ")
+	if e.Attempts == 1 {
+		b.WriteString(" attempt (waited ")
+	} else {
+		b.WriteString(" attempts (waited ")
+	}
 	for i, w := range e.Waits {
 		if i > 0 {
 			b.WriteString(", ")

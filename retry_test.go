@@ -614,6 +614,11 @@ func TestRetryErrorText(t *testing.T) {
 	if got := err.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+	cancelled := &refresh.RetryError{Attempts: 1, Waits: []time.Duration{time.Second}, Err: errors.New("refresh: last"), Reason: "context done"}
+	want = "refresh: 1 attempt (waited 1s; context done): refresh: last"
+	if got := cancelled.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
 }
 
 // The Client retries a 503 by itself; the error of a refresh that gave up says
