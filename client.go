@@ -59,8 +59,30 @@ type Client struct {
 	// secret cross the network in clear text.
 	AllowInsecureHTTP bool
 
-	// Now is the clock used for expiry times. Nil means time.Now.
+	// Now is the clock used for expiry times and for a Retry-After date. Nil
+	// means time.Now.
 	Now func() time.Time
+
+	// MaxAttempts is how many requests one Refresh makes at most, retries
+	// included. Zero means DefaultMaxAttempts (3); 1 turns retries off.
+	MaxAttempts int
+
+	// MaxRetryWait bounds the total wait between the attempts of one Refresh.
+	// Zero means DefaultMaxRetryWait (10 s). Every wait also ends before ctx's
+	// deadline, or no retry is made.
+	MaxRetryWait time.Duration
+
+	// CheckRetry decides whether a failed attempt is retried. It is called for
+	// every failed attempt, but never for a *ConfigError, and must be safe for
+	// concurrent use. Nil means DefaultCheckRetry, which retries only what cannot
+	// replay a refresh token the server received; RetryAmbiguous also retries
+	// ambiguous failures, for servers with a reuse grace period.
+	CheckRetry func(ctx context.Context, a RetryAttempt) bool
+
+	// Backoff returns the wait before retrying after attempt a. Nil means
+	// DefaultBackoff. A longer Retry-After from the server (seconds or an HTTP
+	// date) replaces it.
+	Backoff func(a RetryAttempt) time.Duration
 }
 
 // Refresh exchanges refreshToken for new tokens: it builds the request with
@@ -73,19 +95,17 @@ type Client struct {
 // answer was not a usable token response; otherwise the transport's error, wrapped,
 // so that errors.Is(err, context.Canceled) and errors.As(err, new(*url.Error)) work.
 //
+// A failed attempt is retried as CheckRetry decides (by default only when the
+// request provably did not reach the server, or after a 429 or 503), each time
+// with a request built anew, within MaxAttempts, MaxRetryWait and ctx. After more
+// than one attempt the error is a [*RetryError] that wraps the last attempt's
+// error, so that errors.As and errors.Is still find it.
+//
 // When the server issues no new refresh token, Tokens.RefreshToken is empty: the
 // caller keeps using refreshToken. When it issues one, refreshToken is spent and
 // the new one must be stored (RFC 6749 §6).
 func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
-	req, err := c.NewRequest(ctx, refreshToken, opts...)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return nil, err
-	}
-	return c.ParseResponse(resp)
+	return c.refresh(ctx, refreshToken, opts)
 }
 
 // send sends req through a copy of the caller's http.Client whose redirect policy
@@ -181,6 +201,7 @@ func (c Client) String() string {
 	if c.Now != nil {
 		b.WriteString(", Now:set")
 	}
+	b.WriteString(c.retryString())
 	b.WriteString("}")
 	return b.String()
 }

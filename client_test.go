@@ -681,7 +681,8 @@ func TestTransportErrorsKeepTheirCause(t *testing.T) {
 	t.Run("a closed server gives a *url.Error without the TokenURL's query", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
-		c := &refresh.Client{TokenURL: srv.URL + tokenPath + "?secret=xyz"}
+		// A refused connection is retried: without a wait, to keep the test fast.
+		c := &refresh.Client{TokenURL: srv.URL + tokenPath + "?secret=xyz", Backoff: func(refresh.RetryAttempt) time.Duration { return 0 }}
 		tok, err := c.Refresh(t.Context(), "rt-1")
 		if tok != nil {
 			t.Errorf("Refresh returned tokens %v", tok)

@@ -20,6 +20,13 @@
 // providers differ (string numbers, scope arrays, form bodies) and strict where a
 // mistake would lose or corrupt a token.
 //
+// A failed attempt is retried only when that cannot replay a refresh token the
+// server may have spent (RFC 9700 §4.14.2): when the request provably did not
+// reach the server, or after a 429 or 503 ([DefaultCheckRetry]), within
+// Client.MaxAttempts, Client.MaxRetryWait and ctx. [RetryAmbiguous] also retries
+// after a timeout, a reset or a 502/504, for servers with a reuse grace period.
+// After more than one attempt the error is a [*RetryError] wrapping the last one.
+//
 // For an access token that many goroutines share, [NewSource] returns a [Source]:
 // it caches the tokens of one grant, refreshes them before they expire with one
 // request however many callers ask, backs off after a failure, and hands every

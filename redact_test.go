@@ -224,12 +224,29 @@ func redactCases(t *testing.T) []redactCase {
 		cases = append(cases, redactCase{"a *ConfigError for " + r.name, mustErrorAs[*refresh.ConfigError](t, r.name, err)})
 	}
 
+	// *RetryError: two 503 answers that echo the refresh token and the client
+	// secret, and two refused connections to a TokenURL with a private query.
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy with "+secretSent+" for "+secretClient, http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(busy.Close)
+	noWait := func(refresh.RetryAttempt) time.Duration { return 0 }
+	retrying := &refresh.Client{TokenURL: busy.URL + tokenPath + "?key=" + secretQuery, Auth: refresh.ClientSecretPost(redactID, secretClient),
+		MaxAttempts: 2, Backoff: noWait, CheckRetry: refresh.RetryAmbiguous}
+	_, err = retrying.Refresh(t.Context(), secretSent)
+	cases = append(cases,
+		redactCase{"a *RetryError after 503s that echo the secrets", mustErrorAs[*refresh.RetryError](t, "RetryError", err)},
+		redactCase{"a *Client with a retry policy", retrying})
+
 	// The transport's error, for an endpoint that is down.
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	down := &refresh.Client{TokenURL: srv.URL + tokenPath + "?key=" + secretQuery, Auth: refresh.ClientSecretBasic(redactID, secretClient)}
+	down := &refresh.Client{TokenURL: srv.URL + tokenPath + "?key=" + secretQuery, Auth: refresh.ClientSecretBasic(redactID, secretClient), MaxAttempts: 1}
 	_, err = down.Refresh(context.Background(), secretSent)
 	cases = append(cases, redactCase{"the transport's error wrapping a *url.Error", mustErrorAs[*url.Error](t, "transport error", err)})
+	down.MaxAttempts, down.Backoff = 2, noWait
+	_, err = down.Refresh(context.Background(), secretSent)
+	cases = append(cases, redactCase{"a *RetryError after refused connections", mustErrorAs[*refresh.RetryError](t, "RetryError", err)})
 	return cases
 }
 

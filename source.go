@@ -161,8 +161,9 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 // A refresh token issued with new tokens replaces the old one; when none is issued
 // the old one is kept (RFC 6749 §6). With [WithStore], new tokens are saved before
 // any caller sees them. A failed refresh answers all its waiters with the same
-// error, and for a backoff that grows from 1 s to 1 min after repeated failures,
-// callers without a valid token get that error without a new request. An
+// error, and for a backoff that grows from 1 s to 1 min after repeated failures
+// (longer when the server's Retry-After asks for more, up to 1 min), callers
+// without a valid token get that error without a new request. An
 // invalid_grant (or GitHub's bad_refresh_token) is final: the refresh token is
 // never sent again, until [Source.SetTokens] or a Store with different tokens
 // supplies new ones.
@@ -412,7 +413,7 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 	default:
 		s.failures++
 		s.lastErr = err
-		backoff := minBackoff << min(s.failures-1, 6)
+		backoff := max(minBackoff<<min(s.failures-1, 6), serverRetryAfter(err))
 		s.retryAt = s.now().Add(min(backoff, maxBackoff))
 		if isFinal(err) {
 			s.final = true

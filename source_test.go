@@ -546,7 +546,9 @@ func TestSourceBackoffGrowsToAMinute(t *testing.T) {
 		e := srcNewEndpoint(func(int, string) srcAnswer {
 			return srcAnswer{status: http.StatusServiceUnavailable, contentType: "text/plain", body: "busy"}
 		})
-		src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
+		c := e.client()
+		c.MaxAttempts = 1 // one request per run: the Client would retry a 503
+		src := NewSource(c, srcExpired("at-0", "rt-0"))
 		backoffs := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
 		for i, b := range backoffs {
 			b *= time.Second
