@@ -177,9 +177,11 @@ func TestExitCodes(t *testing.T) {
 			wantCode: exitOAuthError, wantErr: `"invalid_scope"`,
 		},
 		{
-			name: "temporarily_unavailable is another OAuth error",
+			// The Client retries a 503 (three attempts in all); one that lasts
+			// through every attempt ends as the OAuth error it carried.
+			name: "temporarily_unavailable through every retry is another OAuth error",
 			setup: func(srv *refreshtest.Server) {
-				srv.FailNext(1, refreshtest.StatusFault(503, "temporarily_unavailable"))
+				srv.FailNext(3, refreshtest.StatusFault(503, "temporarily_unavailable"))
 			},
 			wantCode: exitOAuthError, wantErr: `"temporarily_unavailable" (HTTP 503)`,
 		},
