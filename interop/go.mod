@@ -1,0 +1,5 @@
+module github.com/tokenrefresh/refresh/interop
+
+go 1.26
+
+replace github.com/tokenrefresh/refresh => ../
