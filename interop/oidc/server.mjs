@@ -30,9 +30,11 @@
 //	    storage, as a database that has not yet purged it would).
 //	{"id":2,"op":"events"}
 //	  → {"id":2,"events":[{"name":"grant.error","error":"invalid_grant",
-//	     "detail":"refresh token already used","client_id":"…"}, …]}
-//	    Token endpoint outcomes since the last "events" command. "detail" is the
-//	    server-side reason, which oidc-provider does not send to clients.
+//	     "detail":"refresh token already used","client_id":"…",
+//	     "refresh_token":"…"}, …]}
+//	    Every token endpoint outcome so far, with the refresh token the request
+//	    presented. "detail" is the server-side reason, which oidc-provider does not
+//	    send to clients.
 //
 // At the end of stdin it exits. The protected resource, GET /resource, answers
 // 200 with the token's client_id and scope for a valid Bearer access token, and
@@ -122,10 +124,14 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['interop-cookie-key-not-secret'] },
 });
 
-// Token endpoint outcomes, drained by the "events" command.
-let events = [];
+// Token endpoint outcomes, for the "events" command.
+const events = [];
 provider.on('grant.success', (ctx) => {
-  events.push({ name: 'grant.success', client_id: ctx.oidc.client?.clientId });
+  events.push({
+    name: 'grant.success',
+    client_id: ctx.oidc.client?.clientId,
+    refresh_token: ctx.oidc.params?.refresh_token,
+  });
 });
 provider.on('grant.error', (ctx, err) => {
   events.push({
@@ -133,6 +139,7 @@ provider.on('grant.error', (ctx, err) => {
     error: err.error,
     detail: err.error_detail,
     client_id: ctx.oidc.client?.clientId,
+    refresh_token: ctx.oidc.params?.refresh_token,
   });
 });
 provider.on('server_error', (_ctx, err) => {
@@ -225,7 +232,6 @@ lines.on('line', async (line) => {
         break;
       case 'events':
         send({ id: cmd.id, events });
-        events = [];
         break;
       default:
         throw new Error(`unknown op ${JSON.stringify(cmd.op)}`);
