@@ -91,7 +91,11 @@ const clients = {
 
 const accountId = 'interop-user';
 
+// Node closes an idle keep-alive connection after 5 s by default; a client that
+// posts on it at that moment gets a connection reset, and Go does not resend a
+// POST that it has written. Keep connections for longer than any test runs.
 const server = createServer();
+server.keepAliveTimeout = 600_000;
 await new Promise((resolve, reject) => {
   server.once('error', reject);
   server.listen(0, '127.0.0.1', resolve);
