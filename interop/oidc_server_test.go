@@ -31,9 +31,10 @@ const oidcDir = "oidc"
 const oidcWait = 3 * time.Minute
 
 // oidcNodeHelp says how to get what the tests need.
-const oidcNodeHelp = "the oidc-provider interop tests need Node.js 20 or later and npm on PATH " +
-	"(install them from https://nodejs.org/ or your system's packages, e.g. apt-get install nodejs npm), " +
-	"then run `npm ci` in interop/oidc (the tests run it themselves when node_modules is missing)"
+const oidcNodeHelp = "the oidc-provider interop tests need Node.js 20 or later and npm on PATH: " +
+	"install Node.js, which comes with npm, from https://nodejs.org/ (a distribution's own package " +
+	"may be too old: Debian 12 ships Node.js 18); the tests run `npm ci` in interop/oidc when its " +
+	"node_modules is missing"
 
 // oidcClient is one client registered at the server, as its ready line lists it.
 type oidcClient struct {
