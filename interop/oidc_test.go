@@ -106,6 +106,7 @@ type oidcFailure struct {
 	Code        string
 	Status      int
 	Description string
+	Challenge   string   // the scheme of WWW-Authenticate, if any
 	Detail      []string // the server's internal reasons, see oidcServer.details
 }
 
@@ -115,7 +116,9 @@ func oidcFailureOf(t *testing.T, s *oidcServer, sent string, err error) oidcFail
 	if !errors.As(err, &oe) {
 		t.Fatalf("got %v, want an *OAuthError", err)
 	}
-	return oidcFailure{Code: oe.Code, Status: oe.StatusCode, Description: oe.Description, Detail: s.details(t, sent)}
+	scheme, _, _ := strings.Cut(oe.WWWAuthenticate, " ")
+	return oidcFailure{Code: oe.Code, Status: oe.StatusCode, Description: oe.Description,
+		Challenge: scheme, Detail: s.details(t, sent)}
 }
 
 // oidcNoSecrets fails t if err's text shows any of the secrets.
@@ -201,8 +204,8 @@ func oidcTestWrongMethod(t *testing.T, s *oidcServer) {
 			client: "public",
 			auth:   refresh.ClientSecretBasic(public.ID, "a-secret"),
 			want: &oidcFailure{Code: "invalid_client", Status: http.StatusUnauthorized,
-				Description: "client authentication failed",
-				Detail:      []string{"invalid_client: the provided authentication mechanism does not match the registered client authentication method"}},
+				Description: "client authentication failed", Challenge: "Basic",
+				Detail: []string{"invalid_client: the provided authentication mechanism does not match the registered client authentication method"}},
 		},
 		{
 			name:   "client_secret_basic client sends raw Basic credentials",
@@ -485,7 +488,7 @@ func oidcTestErrors(t *testing.T, s *oidcServer) {
 			auth: refresh.ClientSecretBasic(basic.ID, "wrong+/:%&secret"),
 			is:   refresh.ErrInvalidClient,
 			want: oidcFailure{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication failed",
-				Detail: []string{"invalid_client: invalid secret provided"}},
+				Challenge: "Basic", Detail: []string{"invalid_client: invalid secret provided"}},
 		},
 		{
 			name: "invalid client secret, body",
