@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The project's whole test command, run by CI (.ci/run) and by anyone:
 #   bash scripts/test.sh
-# It needs only Go; it installs its own tools (staticcheck, pinned) from the Go
-# module proxy into .bin/. For every module in the repository (the root and any
-# nested go.mod): gofmt, go vet, staticcheck, go test -race. Then a short fuzz run
-# of each fuzz target (FUZZTIME each, 20s by default; about a minute in all).
+# It needs Go, Node.js 20 or later and npm. It installs its own tools
+# (staticcheck, pinned) from the Go module proxy into .bin/, and the npm packages
+# of interop/oidc (oidc-provider, for the interop tests) with npm ci from the
+# committed package-lock.json; without node the interop tests fail and say how to
+# install it. For every module in the repository (the root and any nested
+# go.mod): gofmt, go vet, staticcheck, go test -race. Then a short fuzz run of
+# each fuzz target (FUZZTIME each, 20s by default; about a minute in all).
 # docs/RELIABILITY.md gives the command of a long fuzz run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +27,14 @@ fi
 echo "== installing staticcheck $STATICCHECK_VERSION"
 GOBIN="$root/.bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 
-modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -exec dirname {} \; | sort)
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  echo "== npm ci in interop/oidc"
+  (cd interop/oidc && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "== node or npm not found: the oidc-provider interop tests will fail (they need Node.js 20+ and npm)"
+fi
+
+modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 for m in $modules; do
   echo "== module $m: go vet, staticcheck, go test -race"
   (
