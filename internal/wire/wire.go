@@ -107,7 +107,7 @@ func Key(raw string) string {
 
 // String decodes a raw JSON string value (quotes included). Without escapes the
 // result is a substring of raw. ok is false when raw is not a string.
-func String(raw string) (s string, ok bool) {
+func String(raw string) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
@@ -115,6 +115,9 @@ func String(raw string) (s string, ok bool) {
 	if !hasEscape(inner) && utf8.ValidString(inner) {
 		return inner, true // a substring: no copy
 	}
+	// Declared here, not as a named result, so that only this path pays for
+	// the heap variable json.Unmarshal needs.
+	var s string
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return "", false
 	}
