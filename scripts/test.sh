@@ -3,8 +3,10 @@
 #   bash scripts/test.sh
 # It needs only Go; it installs its own tools (staticcheck, pinned) from the Go
 # module proxy into .bin/. For every module in the repository (the root and any
-# nested go.mod): gofmt, go vet, staticcheck, go test -race. Then a short fuzz run
-# of each fuzz target (FUZZTIME each, 10s by default; about 20s in all).
+# nested go.mod): gofmt, go vet, staticcheck, go test -race. Then every benchmark
+# once (-benchtime=1x, the root module and bench/; a few seconds) so that none
+# rots, and a short fuzz run of each fuzz target (FUZZTIME each, 10s by default;
+# about 20s in all). scripts/bench.sh measures for real.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,6 +35,10 @@ for m in $modules; do
     go test -race -count=1 ./...
   )
 done
+
+echo "== benchmarks, each run once"
+go test -run='^$' -bench=. -benchtime=1x ./...
+(cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
 
 echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
