@@ -177,6 +177,9 @@ type Source struct {
 
 	// cur is the published state; readers load it without a lock.
 	cur atomic.Pointer[cached]
+	// running mirrors flight != nil, so that callers holding a usable token
+	// need no lock while a refresh ahead of time runs.
+	running atomic.Bool
 
 	mu       sync.Mutex // guards the fields below and serialises publishing to cur
 	flight   *flight    // the run in progress, or nil
@@ -295,8 +298,12 @@ func (s *Source) state(ctx context.Context) (*cached, error) {
 	if s == nil {
 		return nil, &ConfigError{Field: "Source", Reason: "nil"}
 	}
-	if c := s.cur.Load(); c != nil && c.fresh(s.now()) {
-		return c, nil
+	if c := s.cur.Load(); c != nil {
+		if now := s.now(); c.fresh(now) || c.usable(now) && s.running.Load() {
+			// Fresh, or usable while a run is under way: slowState would
+			// return c without starting anything.
+			return c, nil
+		}
 	}
 	return s.slowState(ctx)
 }
@@ -365,6 +372,7 @@ func (s *Source) blocked(now time.Time) bool {
 func (s *Source) startLocked(ctx context.Context, c *cached) *flight {
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
+	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	go func() {
@@ -423,6 +431,7 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 	}
 	failures, retryIn := s.failures, s.retryAt.Sub(s.now())
 	s.flight = nil
+	s.running.Store(false)
 	f.c, f.err = next, err
 	s.mu.Unlock()
 	close(f.done)
@@ -616,6 +625,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	// Hold the flight slot while saving, so that no refresh starts meanwhile.
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
+	s.running.Store(true)
 	s.mu.Unlock()
 
 	err := s.save(ctx, t)
@@ -624,6 +634,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	s.cur.Store(s.newCached(t, err != nil))
 	s.lastErr, s.failures, s.retryAt, s.deadRT, s.final = nil, 0, time.Time{}, "", false
 	s.flight = nil
+	s.running.Store(false)
 	f.c = s.cur.Load()
 	s.mu.Unlock()
 	close(f.done)
