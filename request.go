@@ -132,21 +132,14 @@ func WithHeader(name, value string) RequestOption {
 
 // building is the state of one NewRequest call, allocated once. Besides what
 // the build needs, it holds what the request keeps: the values of its fixed
-// headers and its body reader.
+// headers and its body's reader.
 type building struct {
 	info requestInfo // stays reachable from the request's context
 	opts requestOptions
 	auth AuthRequest
 	hdr  [3]string // Content-Type, Accept and User-Agent values
-	body bodyReader
+	body bytes.Reader
 }
-
-// bodyReader is a request body over a byte slice whose Close does nothing: what
-// io.NopCloser(bytes.NewReader(b)) gives, without two allocations of its own.
-type bodyReader struct{ bytes.Reader }
-
-// Close does nothing; the bytes need no release.
-func (*bodyReader) Close() error { return nil }
 
 // release drops what only the building needed, so that the request's context
 // keeps no client secret or option alive.
@@ -262,8 +255,11 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 
 	body := appendBody(nil, refreshToken, o.scopes, o.params, ar.params)
 	req.ContentLength = int64(len(body))
+	// io.NopCloser over a *bytes.Reader, a body net/http knows to be in
+	// memory: it then writes the headers and the body together, in one packet,
+	// where a reader of any other type gets the headers flushed first.
 	b.body.Reset(body)
-	req.Body = &b.body
+	req.Body = io.NopCloser(&b.body)
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return req, nil
 }
