@@ -1,6 +1,7 @@
 // Package wire holds the byte-level helpers of the token request and response:
-// application/x-www-form-urlencoded encoding into a caller's buffer, and a scanner
-// over the members of a JSON object that hands out substrings instead of copies.
+// application/x-www-form-urlencoded encoding into a caller's buffer, a JSON
+// validator, and a scanner over the members of a JSON object that hands out
+// substrings instead of copies.
 //
 // Nothing here knows about OAuth; the root package gives the bytes their meaning.
 package wire
