@@ -130,11 +130,15 @@ func WithHeader(name, value string) RequestOption {
 	}
 }
 
-// building is the state of one NewRequest call, allocated once.
+// building is the state of one NewRequest call, allocated once. Besides what
+// the build needs, it holds what the request keeps: the values of its fixed
+// headers and its body's reader.
 type building struct {
 	info requestInfo // stays reachable from the request's context
 	opts requestOptions
 	auth AuthRequest
+	hdr  [3]string // Content-Type, Accept and User-Agent values
+	body bytes.Reader
 }
 
 // release drops what only the building needed, so that the request's context
@@ -218,7 +222,7 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		return nil, err
 	}
 
-	vals := make([]string, 3)
+	vals := b.hdr[:]
 	req.Header["Content-Type"] = vals[0:1:1]
 	req.Header["Accept"] = vals[1:2:2]
 	req.Header["User-Agent"] = vals[2:3:3]
@@ -251,7 +255,11 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 
 	body := appendBody(nil, refreshToken, o.scopes, o.params, ar.params)
 	req.ContentLength = int64(len(body))
-	req.Body = io.NopCloser(bytes.NewReader(body))
+	// io.NopCloser over a *bytes.Reader, a body net/http knows to be in
+	// memory: it then writes the headers and the body together, in one packet,
+	// where a reader of any other type gets the headers flushed first.
+	b.body.Reset(body)
+	req.Body = io.NopCloser(&b.body)
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return req, nil
 }

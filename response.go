@@ -523,7 +523,7 @@ func (p *parser) fields() (*fields, error) {
 	}
 	if b[0] == '{' {
 		p.noExcerpt = true // the values before a fault may be tokens
-		if !json.Valid(p.body) {
+		if !wire.Valid(p.body) {
 			return nil, p.fail("", "malformed JSON", json.Unmarshal(p.body, new(json.RawMessage)))
 		}
 		// One copy of the body; every field is a substring of it.

@@ -186,6 +186,11 @@ type Source struct {
 	retryAt  time.Time  // no new run before this after a failure
 	deadRT   string     // a refresh token the server refused for good
 	final    bool       // lastErr is final until new tokens arrive
+
+	// running mirrors flight != nil (it is set beside it, under mu), so that
+	// callers holding a usable token need no lock while a refresh ahead of
+	// time runs. It sits here, beside final, to keep Source at 160 bytes.
+	running atomic.Bool
 }
 
 // cached is one published state of a Source. It is never modified once published.
@@ -296,8 +301,12 @@ func (s *Source) state(ctx context.Context) (*cached, error) {
 	if s == nil {
 		return nil, &ConfigError{Field: "Source", Reason: "nil"}
 	}
-	if c := s.cur.Load(); c != nil && c.fresh(s.now()) {
-		return c, nil
+	if c := s.cur.Load(); c != nil {
+		if now := s.now(); c.fresh(now) || c.usable(now) && s.running.Load() {
+			// Fresh, or usable while a run is under way: slowState would
+			// return c without starting anything.
+			return c, nil
+		}
 	}
 	return s.slowState(ctx)
 }
@@ -366,6 +375,7 @@ func (s *Source) blocked(now time.Time) bool {
 func (s *Source) startLocked(ctx context.Context, c *cached) *flight {
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
+	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	go func() {
@@ -424,6 +434,7 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 	}
 	failures, retryIn := s.failures, s.retryAt.Sub(s.now())
 	s.flight = nil
+	s.running.Store(false)
 	f.c, f.err = next, err
 	s.mu.Unlock()
 	close(f.done)
@@ -617,6 +628,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	// Hold the flight slot while saving, so that no refresh starts meanwhile.
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
+	s.running.Store(true)
 	s.mu.Unlock()
 
 	err := s.save(ctx, t)
@@ -625,6 +637,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	s.cur.Store(s.newCached(t, err != nil))
 	s.lastErr, s.failures, s.retryAt, s.deadRT, s.final = nil, 0, time.Time{}, "", false
 	s.flight = nil
+	s.running.Store(false)
 	f.c = s.cur.Load()
 	s.mu.Unlock()
 	close(f.done)

@@ -1239,6 +1239,46 @@ func TestSourceLeeway(t *testing.T) {
 		})
 	})
 
+	t.Run("in the leeway callers take no lock while the background refresh runs", func(t *testing.T) {
+		// Real time here: synctest does not treat a goroutine blocked on a
+		// mutex as idle. The timeout only bounds a hang.
+		e := srcNewEndpoint(srcRotating)
+		e.hold()
+		initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+15*time.Second), time.Hour)
+		src := NewSource(e.client(), initial)
+		if got := srcAccessToken(srcMustToken(t, src)); got != "at-0" {
+			t.Fatalf("first Token = %q, want at-0", got)
+		}
+		got := make(chan string, 1)
+		src.mu.Lock()
+		go func() {
+			tok, err := src.Token(t.Context())
+			if err != nil {
+				t.Errorf("Token during the refresh: %v", err)
+			}
+			got <- srcAccessToken(tok)
+		}()
+		select {
+		case at := <-got:
+			if at != "at-0" {
+				t.Errorf("Token during the refresh = %q, want at-0", at)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Token waited for the Source's lock although its token is valid and a refresh is running")
+		}
+		f := src.flight
+		src.mu.Unlock()
+		e.release()
+		if f == nil {
+			t.Fatal("no refresh running after the first Token in the leeway")
+		}
+		<-f.done
+		if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
+			t.Errorf("Token after the background refresh = %q, want at-1", got)
+		}
+		srcWantRequests(t, e, 1)
+	})
+
 	t.Run("a failed background refresh keeps the valid token in use and is retried after the backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(func(n int, rt string) srcAnswer {

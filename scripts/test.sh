@@ -6,9 +6,11 @@
 # of interop/oidc (oidc-provider, for the interop tests) with npm ci from the
 # committed package-lock.json; without node the interop tests fail and say how to
 # install it. For every module in the repository (the root and any nested
-# go.mod): gofmt, go vet, staticcheck, go test -race. Then a short fuzz run of
-# each fuzz target (FUZZTIME each, 20s by default; about a minute in all).
-# docs/RELIABILITY.md gives the command of a long fuzz run.
+# go.mod): gofmt, go vet, staticcheck, go test -race. Then every benchmark once
+# (-benchtime=1x, in each module that has one; a few seconds) so that none rots,
+# and a short fuzz run of each fuzz target (FUZZTIME each, 20s by default; about
+# a minute in all). scripts/bench.sh measures for real; docs/RELIABILITY.md gives
+# the command of a long fuzz run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,6 +45,13 @@ for m in $modules; do
     "$root/.bin/staticcheck" ./...
     go test -race -count=1 ./...
   )
+done
+
+echo "== benchmarks, each run once"
+for m in $modules; do
+  if grep -rqs --include='*_test.go' '^func Benchmark' "$m"; then
+    (cd "$m" && go test -run='^$' -bench=. -benchtime=1x ./...)
+  fi
 done
 
 echo "== fuzz ($FUZZTIME per target)"

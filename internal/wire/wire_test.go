@@ -246,6 +246,27 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestValid(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	deepObj := func(n int) string { return strings.Repeat(`{"a":`, n-1) + "{}" + strings.Repeat("}", n-1) }
+	inputs := []string{
+		"", " ", "{}", " {} ", "[]", `""`, "0", "-0", "1", "-1.5e+10", "1E5", "0.5",
+		"01", "-", "1.", ".5", "1e", "1e+", "+1", "--1", "1.5.5", "0x10", "NaN", "Infinity",
+		"true", "false", "null", "tru", "truex", "nul", "True", "true false",
+		`{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `{"a":1 "b":2}`, `{,}`, `{"a":}`, `{"a":1}}`,
+		`[1,2]`, `[1,]`, `[,1]`, `[1 2]`, `[`, `]`, `{`, `{"`, `{"a"`, `{"a":`,
+		`"\\"`, `"\/\b\f\n\r\t\""`, `"\u00e9"`, `"\u00E9"`, `"\u00g9"`, `"\u00e"`, `"\x"`, `"\`,
+		"\"\x00\"", "\"\x1f\"", "\"\x7f\"", "\"\xff\xfe\"", "\"tab\there\"", "{}\x00", "\ufeff{}",
+		" \t\r\n{} \t\r\n", `{"a":[true,false,null,{"b":"}"}]}`,
+		deep(maxDepth), deep(maxDepth + 1), deepObj(maxDepth), deepObj(maxDepth + 1),
+	}
+	for _, in := range inputs {
+		if got, want := Valid([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("Valid(%.40q) = %v, json.Valid says %v", in, got, want)
+		}
+	}
+}
+
 func FuzzObject(f *testing.F) {
 	for _, s := range []string{
 		`{}`,
@@ -261,12 +282,18 @@ func FuzzObject(f *testing.F) {
 		`"{}"`,
 		`{"`,
 		`{"a":1,,"b":2}`,
+		`[1,-0.5e-3,"\u00e9\n",true,false,null]`,
+		"01", "1.", `"\x"`, "\"\x01\"",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, isObject := members(t, data) // never panics, always stops
-		if !json.Valid(data) {
+		valid := json.Valid(data)
+		if v := Valid(data); v != valid {
+			t.Fatalf("Valid(%q) = %v, json.Valid says %v", data, v, valid)
+		}
+		if !valid {
 			return
 		}
 		trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -324,6 +351,25 @@ func FuzzAppendFormValue(f *testing.F) {
 		}
 		if got := FormValueLen(s); got != len(want) {
 			t.Errorf("FormValueLen(%q) = %d, want %d", s, got, len(want))
+		}
+	})
+}
+
+// BenchmarkValid checks a typical token response, against json.Valid.
+func BenchmarkValid(b *testing.B) {
+	body := []byte(`{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"bearer","expires_in":28800,"refresh_token":"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498","refresh_token_expires_in":15811200,"scope":""}`)
+	b.Run("wire", func(b *testing.B) {
+		for b.Loop() {
+			if !Valid(body) {
+				b.Fatal("not valid")
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if !json.Valid(body) {
+				b.Fatal("not valid")
+			}
 		}
 	})
 }
