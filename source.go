@@ -437,7 +437,10 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 	s.running.Store(false)
 	f.c, f.err = next, err
 	s.mu.Unlock()
-	close(f.done)
+	// Waiters are released after the run's log line is written, so that a
+	// caller that returns from Token (and a program that then exits, or a test
+	// that then reads its log) sees the line.
+	defer close(f.done)
 
 	if s.logger == nil {
 		return

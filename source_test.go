@@ -2047,3 +2047,21 @@ func TestSourceNilReceiverAndArgumentsAreErrors(t *testing.T) {
 	}
 	nilSource.Invalidate(&Tokens{AccessToken: "at"}) // must not panic
 }
+
+func TestSourceLogsBeforeReleasingWaiters(t *testing.T) {
+	// A caller that returns from Token finds the run's log line already written:
+	// the buffer is read with no lock and no wait, which the race detector
+	// reports if the line is still being written.
+	for i := range 20 {
+		e := srcNewEndpoint(func(n int, rt string) srcAnswer {
+			return srcGrant("access-secret-1", "refresh-secret-1", 3600, "")
+		})
+		var buf bytes.Buffer
+		src := NewSource(e.client(), srcExpired("access-secret-0", "refresh-secret-0"),
+			WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+		srcMustToken(t, src)
+		if out := buf.String(); !strings.Contains(out, "token refreshed") {
+			t.Fatalf("run %d: after Token returned the log holds %q, want the \"token refreshed\" line", i, out)
+		}
+	}
+}
