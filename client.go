@@ -140,20 +140,6 @@ func transportError(err error) error {
 	return fmt.Errorf("refresh: token request: %w", err)
 }
 
-// redactURL keeps the scheme, host and path of a URL, for error texts.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.ForceQuery = false
-	u.Fragment = ""
-	u.RawFragment = ""
-	return u.String()
-}
-
 func (c *Client) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -225,4 +211,150 @@ func (c *Client) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("auth", fmt.Sprintf("%T", c.Auth)))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// DefaultMaxAttempts is how many requests one [Client.Refresh] makes at most when
+// Client.MaxAttempts is zero: the first and two retries.
+const DefaultMaxAttempts = 3
+
+// DefaultMaxRetryWait bounds the total time one [Client.Refresh] waits between
+// attempts when Client.MaxRetryWait is zero. A server's Retry-After longer than
+// what is left of it ends the retries.
+const DefaultMaxRetryWait = 10 * time.Second
+
+// refresh makes the attempts of one Refresh call: each builds its request anew
+// (fresh client authentication), and a failure is retried as CheckRetry, Backoff,
+// MaxAttempts, MaxRetryWait and ctx allow. No retry state is allocated unless an
+// attempt fails.
+func (c *Client) refresh(ctx context.Context, refreshToken string, opts []RequestOption) (*Tokens, error) {
+	if c == nil || ctx == nil {
+		return c.attempt(ctx, refreshToken, opts, nil)
+	}
+	maxAttempts := c.MaxAttempts
+	switch {
+	case maxAttempts < 0:
+		return nil, &ConfigError{Field: "MaxAttempts", Reason: "negative"}
+	case c.MaxRetryWait < 0:
+		return nil, &ConfigError{Field: "MaxRetryWait", Reason: "negative"}
+	case maxAttempts == 0:
+		maxAttempts = DefaultMaxAttempts
+	}
+	if maxAttempts == 1 {
+		return c.attempt(ctx, refreshToken, opts, nil)
+	}
+	budget := c.MaxRetryWait
+	if budget == 0 {
+		budget = DefaultMaxRetryWait
+	}
+	var retry *RetryError // nil until an attempt fails and is retried
+	var a RetryAttempt
+	for n := 1; ; n++ {
+		a = RetryAttempt{Attempt: n}
+		t, err := c.attempt(ctx, refreshToken, opts, &a)
+		if err == nil {
+			return t, nil
+		}
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			// Refused before sending: nothing to retry.
+			return nil, retry.last(err, "not retryable")
+		}
+		a.Err = err
+		check := c.CheckRetry
+		if check == nil {
+			check = DefaultCheckRetry
+		}
+		if !check(ctx, a) {
+			return nil, retry.last(err, "not retryable")
+		}
+		if n >= maxAttempts {
+			return nil, retry.last(err, "attempt limit")
+		}
+		var wait time.Duration
+		if c.Backoff != nil {
+			wait = max(c.Backoff(a), 0)
+		} else {
+			wait = DefaultBackoff(a)
+		}
+		if ra := retryAfter(a.Header, c.now); ra > wait {
+			wait = ra
+		}
+		if retry == nil {
+			retry = &RetryError{}
+		}
+		spent := time.Duration(0)
+		for _, w := range retry.Waits {
+			spent += w
+		}
+		if wait > budget-spent { // not spent+wait, which a huge wait overflows
+			return nil, retry.last(err, "retry wait limit")
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			return nil, retry.last(err, "context deadline")
+		}
+		retry.Waits = append(retry.Waits, wait)
+		if err := sleep(ctx, wait); err != nil {
+			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, "context done", err
+			return nil, retry
+		}
+		retry.Attempts = n
+	}
+}
+
+// attempt makes one request. a, when not nil, receives the answer's status and
+// headers and whether the request provably was not sent.
+func (c *Client) attempt(ctx context.Context, refreshToken string, opts []RequestOption, a *RetryAttempt) (*Tokens, error) {
+	var tr *attemptTrace
+	if a != nil && c != nil && ctx != nil {
+		ctx, tr = c.traced(ctx)
+	}
+	req, err := c.NewRequest(ctx, refreshToken, opts...)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		if a != nil {
+			a.NotSent = notSent(err, tr)
+		}
+		return nil, err
+	}
+	if a != nil {
+		a.StatusCode, a.Header = resp.StatusCode, resp.Header
+	}
+	return c.ParseResponse(resp)
+}
+
+// sleep waits for d or until ctx ends, and then returns ctx's cause.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// retryString describes the retry settings that differ from their defaults, for
+// Client.String.
+func (c *Client) retryString() string {
+	var b strings.Builder
+	if c.MaxAttempts != 0 {
+		fmt.Fprintf(&b, ", MaxAttempts:%d", c.MaxAttempts)
+	}
+	if c.MaxRetryWait != 0 {
+		fmt.Fprintf(&b, ", MaxRetryWait:%s", c.MaxRetryWait)
+	}
+	if c.CheckRetry != nil {
+		b.WriteString(", CheckRetry:set")
+	}
+	if c.Backoff != nil {
+		b.WriteString(", Backoff:set")
+	}
+	return b.String()
 }

@@ -15,25 +15,6 @@ import (
 	"github.com/tokenrefresh/refresh/internal/wire"
 )
 
-// ErrNoRefreshToken is wrapped by the [*ConfigError] that refuses a refresh without
-// a refresh token.
-var ErrNoRefreshToken = errors.New("refresh: no refresh token")
-
-// ConfigError reports a refresh refused before anything was sent: a missing or
-// malformed setting of the [Client], a bad argument, or an [Auth] that could not
-// build its credentials. Its text names what was wrong and never shows a secret.
-type ConfigError struct {
-	Field  string // what was wrong: "TokenURL", "refreshToken", "WithParam", ...
-	Reason string // why, in words
-	Err    error  // an underlying cause such as ErrNoRefreshToken, or nil
-}
-
-// Error returns "refresh: <Field>: <Reason>".
-func (e *ConfigError) Error() string { return "refresh: " + e.Field + ": " + e.Reason }
-
-// Unwrap returns the underlying cause, if any.
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // RequestOption changes one refresh request; see [WithScopes], [WithParam] and
 // [WithHeader].
 type RequestOption func(*requestOptions)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -17,15 +16,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// DefaultMaxAttempts is how many requests one [Client.Refresh] makes at most when
-// Client.MaxAttempts is zero: the first and two retries.
-const DefaultMaxAttempts = 3
-
-// DefaultMaxRetryWait bounds the total time one [Client.Refresh] waits between
-// attempts when Client.MaxRetryWait is zero. A server's Retry-After longer than
-// what is left of it ends the retries.
-const DefaultMaxRetryWait = 10 * time.Second
 
 // RetryAttempt describes a failed attempt of [Client.Refresh] to a retry policy
 // ([Client.CheckRetry]) and to a [Client.Backoff].
@@ -49,77 +39,6 @@ type RetryAttempt struct {
 	// may have received it; an error from an unknown RoundTripper that proves
 	// nothing counts as possibly sent.
 	NotSent bool
-}
-
-// RetryError is the error of a [Client.Refresh] that made more than one attempt:
-// how many, how long it waited before each retry, and the last attempt's error,
-// which Unwrap returns, so that errors.As finds an [*OAuthError] or
-// [*ResponseError] and errors.Is matches [ErrInvalidGrant] through it. When one
-// attempt was made, Refresh returns that attempt's error itself.
-//
-// Its text shows the counts, the waits and the last error's text, which holds no
-// secret.
-type RetryError struct {
-	// Attempts is the number of requests made (or attempted: a dial that failed
-	// counts).
-	Attempts int
-	// Waits holds the wait before each retry, in order: Attempts-1 of them, or
-	// Attempts when the context ended during the last wait.
-	Waits []time.Duration
-	// Err is the last attempt's error.
-	Err error
-	// Reason says why no further attempt was made: "not retryable", "attempt
-	// limit", "retry wait limit" (the wait would exceed MaxRetryWait, for example
-	// a long Retry-After), "context deadline" (the wait would not end before
-	// ctx's deadline), or "context done" (ctx ended during a wait; then
-	// Unwrap also yields ctx's cause).
-	Reason string
-
-	cause error // ctx's cause when Reason is "context done"
-}
-
-// Error returns "refresh: <n> attempts (waited <d>, ...; <reason>): " and the
-// last attempt's error.
-func (e *RetryError) Error() string {
-	var b strings.Builder
-	b.WriteString("refresh: ")
-	b.WriteString(strconv.Itoa(e.Attempts))
-	if e.Attempts == 1 {
-		b.WriteString(" attempt (waited ")
-	} else {
-		b.WriteString(" attempts (waited ")
-	}
-	for i, w := range e.Waits {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(w.Round(time.Millisecond).String())
-	}
-	if len(e.Waits) == 0 {
-		b.WriteString("nothing")
-	}
-	if e.Reason != "" {
-		b.WriteString("; ")
-		b.WriteString(e.Reason)
-	}
-	if e.cause != nil {
-		b.WriteString(": ")
-		b.WriteString(e.cause.Error())
-	}
-	b.WriteString("): ")
-	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the last attempt's error and, when the context ended during a
-// wait, the context's cause.
-func (e *RetryError) Unwrap() []error {
-	if e.cause != nil {
-		return []error{e.Err, e.cause}
-	}
-	return []error{e.Err}
 }
 
 // DefaultCheckRetry is the retry policy used when Client.CheckRetry is nil. A
@@ -283,164 +202,25 @@ func (c *Client) traced(ctx context.Context) (context.Context, *attemptTrace) {
 	return httptrace.WithClientTrace(ctx, &tr.trace), tr
 }
 
-// refresh makes the attempts of one Refresh call: each builds its request anew
-// (fresh client authentication), and a failure is retried as CheckRetry, Backoff,
-// MaxAttempts, MaxRetryWait and ctx allow. No retry state is allocated unless an
-// attempt fails.
-func (c *Client) refresh(ctx context.Context, refreshToken string, opts []RequestOption) (*Tokens, error) {
-	if c == nil || ctx == nil {
-		return c.attempt(ctx, refreshToken, opts, nil)
+// retryAfter reads Retry-After (RFC 9110 §10.2.3): delay seconds or an HTTP date.
+func retryAfter(h http.Header, now func() time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
 	}
-	maxAttempts := c.MaxAttempts
-	switch {
-	case maxAttempts < 0:
-		return nil, &ConfigError{Field: "MaxAttempts", Reason: "negative"}
-	case c.MaxRetryWait < 0:
-		return nil, &ConfigError{Field: "MaxRetryWait", Reason: "negative"}
-	case maxAttempts == 0:
-		maxAttempts = DefaultMaxAttempts
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > maxSeconds {
+			n = maxSeconds
+		}
+		return time.Duration(n) * time.Second
 	}
-	if maxAttempts == 1 {
-		return c.attempt(ctx, refreshToken, opts, nil)
-	}
-	budget := c.MaxRetryWait
-	if budget == 0 {
-		budget = DefaultMaxRetryWait
-	}
-	var retry *RetryError // nil until an attempt fails and is retried
-	var a RetryAttempt
-	for n := 1; ; n++ {
-		a = RetryAttempt{Attempt: n}
-		t, err := c.attempt(ctx, refreshToken, opts, &a)
-		if err == nil {
-			return t, nil
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now()); d > 0 {
+			return d
 		}
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			// Refused before sending: nothing to retry.
-			return nil, retry.last(err, "not retryable")
-		}
-		a.Err = err
-		check := c.CheckRetry
-		if check == nil {
-			check = DefaultCheckRetry
-		}
-		if !check(ctx, a) {
-			return nil, retry.last(err, "not retryable")
-		}
-		if n >= maxAttempts {
-			return nil, retry.last(err, "attempt limit")
-		}
-		var wait time.Duration
-		if c.Backoff != nil {
-			wait = max(c.Backoff(a), 0)
-		} else {
-			wait = DefaultBackoff(a)
-		}
-		if ra := retryAfter(a.Header, c.now); ra > wait {
-			wait = ra
-		}
-		if retry == nil {
-			retry = &RetryError{}
-		}
-		spent := time.Duration(0)
-		for _, w := range retry.Waits {
-			spent += w
-		}
-		if wait > budget-spent { // not spent+wait, which a huge wait overflows
-			return nil, retry.last(err, "retry wait limit")
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
-			return nil, retry.last(err, "context deadline")
-		}
-		retry.Waits = append(retry.Waits, wait)
-		if err := sleep(ctx, wait); err != nil {
-			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, "context done", err
-			return nil, retry
-		}
-		retry.Attempts = n
-	}
-}
-
-// last finishes the error of the last attempt: err itself when it was the only
-// attempt, a *RetryError otherwise.
-func (e *RetryError) last(err error, reason string) error {
-	if e == nil || e.Attempts == 0 {
-		return err
-	}
-	e.Attempts++
-	e.Err, e.Reason = err, reason
-	return e
-}
-
-// attempt makes one request. a, when not nil, receives the answer's status and
-// headers and whether the request provably was not sent.
-func (c *Client) attempt(ctx context.Context, refreshToken string, opts []RequestOption, a *RetryAttempt) (*Tokens, error) {
-	var tr *attemptTrace
-	if a != nil && c != nil && ctx != nil {
-		ctx, tr = c.traced(ctx)
-	}
-	req, err := c.NewRequest(ctx, refreshToken, opts...)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		if a != nil {
-			a.NotSent = notSent(err, tr)
-		}
-		return nil, err
-	}
-	if a != nil {
-		a.StatusCode, a.Header = resp.StatusCode, resp.Header
-	}
-	return c.ParseResponse(resp)
-}
-
-// serverRetryAfter is the wait the token endpoint asked for with the answer that
-// err reports, or 0.
-func serverRetryAfter(err error) time.Duration {
-	var oe *OAuthError
-	var re *ResponseError
-	switch {
-	case errors.As(err, &oe):
-		return oe.RetryAfter
-	case errors.As(err, &re):
-		return re.RetryAfter
 	}
 	return 0
-}
-
-// sleep waits for d or until ctx ends, and then returns ctx's cause.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// retryString describes the retry settings that differ from their defaults, for
-// Client.String.
-func (c *Client) retryString() string {
-	var b strings.Builder
-	if c.MaxAttempts != 0 {
-		fmt.Fprintf(&b, ", MaxAttempts:%d", c.MaxAttempts)
-	}
-	if c.MaxRetryWait != 0 {
-		fmt.Fprintf(&b, ", MaxRetryWait:%s", c.MaxRetryWait)
-	}
-	if c.CheckRetry != nil {
-		b.WriteString(", CheckRetry:set")
-	}
-	if c.Backoff != nil {
-		b.WriteString(", Backoff:set")
-	}
-	return b.String()
 }
