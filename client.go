@@ -257,7 +257,7 @@ func (c *Client) refresh(ctx context.Context, refreshToken string, opts []Reques
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			// Refused before sending: nothing to retry.
-			return nil, retry.last(err, "not retryable")
+			return nil, retry.last(err, RetryStopNotRetryable)
 		}
 		a.Err = err
 		check := c.CheckRetry
@@ -265,10 +265,10 @@ func (c *Client) refresh(ctx context.Context, refreshToken string, opts []Reques
 			check = DefaultCheckRetry
 		}
 		if !check(ctx, a) {
-			return nil, retry.last(err, "not retryable")
+			return nil, retry.last(err, RetryStopNotRetryable)
 		}
 		if n >= maxAttempts {
-			return nil, retry.last(err, "attempt limit")
+			return nil, retry.last(err, RetryStopAttemptLimit)
 		}
 		var wait time.Duration
 		if c.Backoff != nil {
@@ -287,14 +287,14 @@ func (c *Client) refresh(ctx context.Context, refreshToken string, opts []Reques
 			spent += w
 		}
 		if wait > budget-spent { // not spent+wait, which a huge wait overflows
-			return nil, retry.last(err, "retry wait limit")
+			return nil, retry.last(err, RetryStopWaitLimit)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
-			return nil, retry.last(err, "context deadline")
+			return nil, retry.last(err, RetryStopDeadline)
 		}
 		retry.Waits = append(retry.Waits, wait)
 		if err := sleep(ctx, wait); err != nil {
-			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, "context done", err
+			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, RetryStopContextDone, err
 			return nil, retry
 		}
 		retry.Attempts = n

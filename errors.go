@@ -3,6 +3,7 @@ package refresh
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -172,12 +173,9 @@ type RetryError struct {
 	Waits []time.Duration
 	// Err is the last attempt's error.
 	Err error
-	// Reason says why no further attempt was made: "not retryable", "attempt
-	// limit", "retry wait limit" (the wait would exceed MaxRetryWait, for example
-	// a long Retry-After), "context deadline" (the wait would not end before
-	// ctx's deadline), or "context done" (ctx ended during a wait; then
-	// Unwrap also yields ctx's cause).
-	Reason string
+	// Reason says why no further attempt was made; when it is
+	// [RetryStopContextDone], Unwrap also yields ctx's cause.
+	Reason RetryReason
 
 	cause error // ctx's cause when Reason is "context done"
 }
@@ -204,7 +202,7 @@ func (e *RetryError) Error() string {
 	}
 	if e.Reason != "" {
 		b.WriteString("; ")
-		b.WriteString(e.Reason)
+		b.WriteString(string(e.Reason))
 	}
 	if e.cause != nil {
 		b.WriteString(": ")
@@ -228,7 +226,7 @@ func (e *RetryError) Unwrap() []error {
 
 // last finishes the error of the last attempt: err itself when it was the only
 // attempt, a *RetryError otherwise.
-func (e *RetryError) last(err error, reason string) error {
+func (e *RetryError) last(err error, reason RetryReason) error {
 	if e == nil || e.Attempts == 0 {
 		return err
 	}
@@ -250,3 +248,46 @@ func (e *StoreError) Error() string { return "refresh: store " + e.Op + ": " + e
 
 // Unwrap returns the Store's error.
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// RetryReason says why [Client.Refresh] made no further attempt; it is the
+// Reason of a [*RetryError].
+type RetryReason string
+
+// The reasons a [*RetryError] gives.
+const (
+	// RetryStopNotRetryable: Client.CheckRetry refused to retry the last
+	// attempt's error.
+	RetryStopNotRetryable RetryReason = "not retryable"
+	// RetryStopAttemptLimit: Client.MaxAttempts attempts were made.
+	RetryStopAttemptLimit RetryReason = "attempt limit"
+	// RetryStopWaitLimit: the next wait (a long Retry-After, say) would exceed
+	// what is left of Client.MaxRetryWait.
+	RetryStopWaitLimit RetryReason = "retry wait limit"
+	// RetryStopDeadline: the next wait would not end before ctx's deadline.
+	RetryStopDeadline RetryReason = "context deadline"
+	// RetryStopContextDone: ctx ended during a wait.
+	RetryStopContextDone RetryReason = "context done"
+)
+
+// PanicError is the error a [Source]'s callers get when code that its refresh
+// run called panicked: a [Store], an [Auth], Client.CheckRetry or Backoff, or a
+// slog handler. The run recovers the panic, so the process goes on; a Store's
+// panic comes wrapped in a [*StoreError], and tokens a refresh got are kept.
+// Its text shows the panic's value, as the panicking code chose to word it.
+type PanicError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the stack of the panicking goroutine, as runtime/debug.Stack gives it
+}
+
+func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: debug.Stack()} }
+
+// Error returns "refresh: panic in the refresh run: " and the panic's value.
+func (e *PanicError) Error() string {
+	return "refresh: panic in the refresh run: " + clip(fmt.Sprint(e.Value), 200)
+}
+
+// Unwrap returns the panic's value when it is an error, or nil.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

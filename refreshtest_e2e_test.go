@@ -290,7 +290,10 @@ func TestE2EQuirksAndFaults(t *testing.T) {
 func TestE2ETransport(t *testing.T) {
 	clock := refreshtest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	srv := e2eServer(t, refreshtest.WithClock(clock.Now))
-	c := &refresh.Client{TokenURL: srv.TokenURL(), Auth: refresh.ClientSecretBasic(e2eBasic.ID, e2eBasic.Secret)}
+	// The client's own clock, which moves only past the Source's minimum
+	// interval between a refresh forced by a 401 and the next.
+	own := refreshtest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
+	c := &refresh.Client{TokenURL: srv.TokenURL(), Auth: refresh.ClientSecretBasic(e2eBasic.ID, e2eBasic.Secret), Now: own.Now}
 	store := refresh.NewMemoryStore(nil)
 	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: srv.IssueRefreshToken(e2eBasic.ID, "api")}, refresh.WithStore(store))
 	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
@@ -338,6 +341,7 @@ func TestE2ETransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Revoke(cur.AccessToken)
+	own.Advance(10 * time.Second)
 	e2eExpect("after revocation", getAll(8), 3)
 }
 

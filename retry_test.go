@@ -236,7 +236,7 @@ func TestRetryLoop(t *testing.T) {
 				if !errors.As(err, &re) || !errors.As(err, &rse) || rse.StatusCode != 503 {
 					t.Fatalf("error = %v, want a *RetryError wrapping a 503 *ResponseError", err)
 				}
-				if re.Attempts != 3 || len(re.Waits) != 2 || re.Reason != "attempt limit" {
+				if re.Attempts != 3 || len(re.Waits) != 2 || re.Reason != refresh.RetryStopAttemptLimit {
 					t.Errorf("RetryError = %d attempts, waits %v, reason %q; want 3, two waits, attempt limit", re.Attempts, re.Waits, re.Reason)
 				}
 			},
@@ -290,7 +290,7 @@ func TestRetryLoop(t *testing.T) {
 				}
 			},
 			wantRequests: 2,
-			check:        retryWantReason(2, "retry wait limit"),
+			check:        retryWantReason(2, refresh.RetryStopWaitLimit),
 		},
 		{
 			name: "the waits stop at MaxRetryWait", answers: []retryAnswer{busy},
@@ -299,7 +299,7 @@ func TestRetryLoop(t *testing.T) {
 				c.Backoff = func(refresh.RetryAttempt) time.Duration { return 600 * time.Millisecond }
 			},
 			wantRequests: 2,
-			check:        retryWantReason(2, "retry wait limit"),
+			check:        retryWantReason(2, refresh.RetryStopWaitLimit),
 		},
 		{
 			name: "no wait runs past ctx's deadline", answers: []retryAnswer{busy},
@@ -310,7 +310,7 @@ func TestRetryLoop(t *testing.T) {
 				return context.WithTimeout(p, 1500*time.Millisecond)
 			},
 			wantRequests: 2,
-			check:        retryWantReason(2, "context deadline"),
+			check:        retryWantReason(2, refresh.RetryStopDeadline),
 		},
 		{
 			name: "ctx cancelled during a wait: a RetryError that matches context.Canceled and the last error", answers: []retryAnswer{busy},
@@ -329,7 +329,7 @@ func TestRetryLoop(t *testing.T) {
 				if !errors.As(err, &re) || !errors.Is(err, context.Canceled) || !errors.As(err, new(*refresh.ResponseError)) {
 					t.Fatalf("error = %v, want a *RetryError matching context.Canceled and a *ResponseError", err)
 				}
-				if re.Reason != "context done" || re.Attempts != 1 || len(re.Waits) != 1 {
+				if re.Reason != refresh.RetryStopContextDone || re.Attempts != 1 || len(re.Waits) != 1 {
 					t.Errorf("RetryError = %+v, want 1 attempt, 1 wait, context done", *re)
 				}
 			},
@@ -350,7 +350,7 @@ func TestRetryLoop(t *testing.T) {
 				if !errors.Is(err, refresh.ErrInvalidGrant) {
 					t.Errorf("error = %v, want a match for ErrInvalidGrant", err)
 				}
-				retryWantReason(2, "not retryable")(t, err)
+				retryWantReason(2, refresh.RetryStopNotRetryable)(t, err)
 			},
 		},
 		{
@@ -453,7 +453,7 @@ func retryWantWaits(want ...time.Duration) func(*testing.T, error) {
 	}
 }
 
-func retryWantReason(attempts int, reason string) func(*testing.T, error) {
+func retryWantReason(attempts int, reason refresh.RetryReason) func(*testing.T, error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
 		var re *refresh.RetryError
@@ -608,13 +608,13 @@ func TestRetryAddsNoAllocationOnSuccess(t *testing.T) {
 func TestRetryErrorText(t *testing.T) {
 	err := &refresh.RetryError{
 		Attempts: 3, Waits: []time.Duration{300 * time.Millisecond, 700 * time.Millisecond},
-		Err: errors.New("refresh: last"), Reason: "attempt limit",
+		Err: errors.New("refresh: last"), Reason: refresh.RetryStopAttemptLimit,
 	}
 	want := "refresh: 3 attempts (waited 300ms, 700ms; attempt limit): refresh: last"
 	if got := err.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	cancelled := &refresh.RetryError{Attempts: 1, Waits: []time.Duration{time.Second}, Err: errors.New("refresh: last"), Reason: "context done"}
+	cancelled := &refresh.RetryError{Attempts: 1, Waits: []time.Duration{time.Second}, Err: errors.New("refresh: last"), Reason: refresh.RetryStopContextDone}
 	want = "refresh: 1 attempt (waited 1s; context done): refresh: last"
 	if got := cancelled.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type sourceOptions struct {
 	store   Store
 	logger  *slog.Logger
 	timeout time.Duration
+	reqOpts []RequestOption
 }
 
 // WithLeeway sets how long before its expiry a token is refreshed (default
@@ -53,8 +55,11 @@ func WithStore(st Store) SourceOption {
 }
 
 // WithLogger sends the Source's refresh events (started, succeeded, failed, store
-// failures) to l, with durations and without secrets. Nil logs nothing, the
-// default.
+// failures, a run abandoned after its timeout) to l, with durations, the reason
+// the run was made ("first_use", "expiry", "rejected" after a resource's 401,
+// "save_retry", "set_tokens") and without secrets. Nil logs nothing, the
+// default. To name the grant in every line, give the Source a logger that
+// carries it: WithLogger(logger.With("grant", userID)).
 func WithLogger(l *slog.Logger) SourceOption {
 	return func(o *sourceOptions) { o.logger = l }
 }
@@ -69,6 +74,24 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 	}
 }
 
+// WithRequestOptions applies opts (scopes, an RFC 8707 resource, an Origin
+// header, ...) to every refresh the Source makes. An invalid option is reported
+// by [Source.Token] as the [*ConfigError] the refresh returns.
+func WithRequestOptions(opts ...RequestOption) SourceOption {
+	return func(o *sourceOptions) { o.reqOpts = append(o.reqOpts, opts...) }
+}
+
+// minRefreshInterval is the least time between a successful refresh and the
+// next one that is not forced by expiry: a resource that rejects every token
+// (an always-401 endpoint) then costs one refresh every few seconds, not one
+// per request.
+const minRefreshInterval = 5 * time.Second
+
+// abandonGrace is how long after its refresh timeout a run may take to return
+// before its waiters are released without it: a Store or Auth that honours ctx
+// returns well within it.
+const abandonGrace = time.Second
+
 // Source hands out a valid access token to any number of goroutines and refreshes
 // it through a [Client] when it is about to expire.
 //
@@ -76,9 +99,15 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 // leeway of its expiry, the first caller starts one refresh in the background and
 // every caller keeps getting the still-valid token; callers wait only when no
 // valid token is left, each for as long as its own context allows. The refresh
-// itself runs on a context detached from the callers' cancellation, bounded by
-// [WithRefreshTimeout], so a caller that gives up never fails the refresh others
-// wait for.
+// itself runs on a context of its own that carries none of the callers' values or
+// cancellation, bounded by [WithRefreshTimeout], so a caller that gives up never
+// fails the refresh others wait for. A run that has not returned a second after
+// that timeout (a Store or Auth that ignores ctx) is abandoned: its waiters get
+// an error, a new run may start, and the log says so.
+//
+// A panic in code the run calls (a Store, an Auth, Client.CheckRetry or Backoff,
+// a slog handler) does not kill the process: the run recovers it and every
+// waiting caller gets a [*PanicError] with the panic's value and stack.
 //
 // A refresh token issued with new tokens replaces the old one; when none is issued
 // the old one is kept (RFC 6749 §6). With [WithStore], new tokens are saved before
@@ -88,7 +117,13 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 // without a valid token get that error without a new request. An
 // invalid_grant (or GitHub's bad_refresh_token) is final: the refresh token is
 // never sent again, until [Source.SetTokens] or a Store with different tokens
-// supplies new ones.
+// supplies new ones. A store that fails never keeps the Source from refreshing
+// with the refresh token it holds.
+//
+// A Source refreshes at most once every few seconds unless its token has
+// expired: a resource rejecting a token that was refreshed moments ago gets its
+// 401 back rather than another refresh, and a token that is already expired
+// when it arrives is an error, never handed out as valid.
 //
 // A Source is safe for concurrent use. Create it with [NewSource].
 type Source struct {
@@ -97,6 +132,7 @@ type Source struct {
 	logger  *slog.Logger
 	leeway  time.Duration
 	timeout time.Duration
+	reqOpts []RequestOption
 
 	// cur is the published state; readers load it without a lock.
 	cur atomic.Pointer[cached]
@@ -111,7 +147,7 @@ type Source struct {
 
 	// running mirrors flight != nil (it is set beside it, under mu), so that
 	// callers holding a usable token need no lock while a refresh ahead of
-	// time runs. It sits here, beside final, to keep Source at 160 bytes.
+	// time runs.
 	running atomic.Bool
 }
 
@@ -122,8 +158,9 @@ type cached struct {
 	dpop    bool      // tok is a DPoP token, which Transport cannot send
 	soft    time.Time // refresh ahead from here; zero: never
 	hard    time.Time // unusable from here; zero: never
+	settled time.Time // a resource's rejection is taken from here; zero: at once
 	stale   bool      // rejected by a resource server: refresh before use
-	unsaved bool      // Store.Save failed: save again on the next call
+	unsaved bool      // not in the Store yet: save on the next call
 }
 
 // usable reports whether the access token may still be sent.
@@ -136,11 +173,38 @@ func (c *cached) fresh(now time.Time) bool {
 	return c.usable(now) && !c.unsaved && (c.soft.IsZero() || now.Before(c.soft))
 }
 
-// flight is one run of a Source: a refresh, a store load, or a save.
+// flight is one run of a Source: a refresh, a store load, or a save. Its fields
+// but done are guarded by Source.mu until done is closed.
 type flight struct {
-	done chan struct{} // closed when c and err are set
-	c    *cached       // the state published by a successful run
-	err  error
+	done      chan struct{} // closed when c and err are set
+	c         *cached       // the state published by a successful run
+	err       error
+	reason    runReason
+	rotated   *Tokens // tokens a refresh got, from before they are saved
+	abandoned bool    // released at its timeout while still running
+}
+
+// runReason says why a run was started, for the log.
+type runReason string
+
+const (
+	reasonFirstUse  runReason = "first_use"  // no access token yet
+	reasonExpiry    runReason = "expiry"     // the token is expiring or expired
+	reasonRejected  runReason = "rejected"   // a resource answered 401 (Invalidate)
+	reasonSaveRetry runReason = "save_retry" // tokens the Store has not taken yet
+	reasonSetTokens runReason = "set_tokens" // SetTokens saving new tokens
+)
+
+func (c *cached) reason() runReason {
+	switch {
+	case c == nil || c.authz == nil:
+		return reasonFirstUse
+	case c.unsaved:
+		return reasonSaveRetry
+	case c.stale:
+		return reasonRejected
+	}
+	return reasonExpiry
 }
 
 // NewSource returns a Source that refreshes through c, starting from initial: a
@@ -157,7 +221,7 @@ func NewSource(c *Client, initial *Tokens, opts ...SourceOption) *Source {
 			opt(&o)
 		}
 	}
-	s := &Source{client: c, store: o.store, logger: o.logger, leeway: o.leeway, timeout: o.timeout}
+	s := &Source{client: c, store: o.store, logger: o.logger, leeway: o.leeway, timeout: o.timeout, reqOpts: o.reqOpts}
 	if initial != nil {
 		s.cur.Store(s.newCached(initial, false))
 	}
@@ -191,6 +255,24 @@ func (s *Source) newCached(t *Tokens, unsaved bool) *cached {
 	return c
 }
 
+// refreshed is newCached for tokens a refresh made for reason just got:
+// refresh-ahead starts no new refresh within minRefreshInterval, and neither
+// does a resource's rejection when these tokens replace rejected ones.
+func (s *Source) refreshed(t *Tokens, unsaved bool, reason runReason) *cached {
+	c := s.newCached(t, unsaved)
+	settled := s.now().Add(minRefreshInterval)
+	if reason == reasonRejected {
+		c.settled = settled
+	}
+	if !c.soft.IsZero() && c.soft.Before(settled) {
+		c.soft = settled
+		if c.hard.Before(c.soft) {
+			c.soft = c.hard
+		}
+	}
+	return c
+}
+
 // authScheme is the Authorization scheme for a token type. Only bearer tokens
 // (RFC 6750) can be sent as they are: any spelling of bearer, no type at all and
 // the odd types some providers send (eBay, Weibo) are sent as "Bearer". A DPoP
@@ -208,8 +290,8 @@ func authScheme(tokenType string) string {
 // caller: treat it as read-only.
 //
 // The error is the refresh's error ([*OAuthError], [*ResponseError], a transport
-// error, a [*ConfigError]), a [*StoreError], or ctx's error, wrapped, when ctx ends
-// before a refresh this call waits for.
+// error, a [*ConfigError]), a [*StoreError], a [*PanicError], or ctx's error,
+// wrapped, when ctx ends before a refresh this call waits for.
 func (s *Source) Token(ctx context.Context) (*Tokens, error) {
 	c, err := s.state(ctx)
 	if err != nil {
@@ -240,8 +322,9 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 	if ctx == nil {
 		return nil, &ConfigError{Field: "ctx", Reason: "nil Context"}
 	}
-	// A run can end without an access token (SetTokens with a refresh token
-	// only): then go round once more, which starts a refresh.
+	// A run can end without a usable access token (SetTokens with a refresh
+	// token only, or expired tokens loaded from the Store): then go round once
+	// more, which starts a refresh.
 	for range 3 {
 		s.mu.Lock()
 		now := s.now()
@@ -252,7 +335,7 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 		}
 		f := s.flight
 		if f == nil {
-			if s.blocked(now) {
+			if s.blocked(now, c) {
 				err := s.lastErr
 				s.mu.Unlock()
 				if c.usable(now) {
@@ -260,7 +343,7 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 				}
 				return nil, err
 			}
-			f = s.startLocked(ctx, c)
+			f = s.startLocked(c, c.reason(), false)
 		}
 		s.mu.Unlock()
 		if c.usable(now) {
@@ -272,7 +355,7 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 			if f.err != nil {
 				return nil, f.err
 			}
-			if f.c != nil && f.c.authz != nil && !f.c.stale {
+			if f.c.usable(s.now()) {
 				return f.c, nil
 			}
 		case <-ctx.Done():
@@ -282,27 +365,69 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 	return nil, &ConfigError{Field: "Source", Reason: "no access token after refreshing", Err: ErrNoRefreshToken}
 }
 
-// blocked reports whether a failure forbids a new run now. s.mu is held.
-func (s *Source) blocked(now time.Time) bool {
+// blocked reports whether a failure forbids a new run now for state c. s.mu is
+// held.
+func (s *Source) blocked(now time.Time, c *cached) bool {
 	if s.lastErr == nil {
 		return false
 	}
 	if s.final && s.store == nil {
 		return true
 	}
+	var se *StoreError
+	if errors.As(s.lastErr, &se) && !c.usable(now) && c != nil && c.tok.RefreshToken != "" {
+		// A store outage never keeps the Source from refreshing with the
+		// refresh token it holds.
+		return false
+	}
 	return now.Before(s.retryAt)
 }
 
-// startLocked starts a run for state c. s.mu is held.
-func (s *Source) startLocked(ctx context.Context, c *cached) *flight {
-	f := &flight{done: make(chan struct{})}
+// outcome is what a run's work produced: the state to publish (nil: keep the
+// current one), how it got it (empty when no request was made and nothing
+// changed), and the error for the waiters.
+type outcome struct {
+	next *cached
+	how  string
+	err  error
+}
+
+// startLocked starts a run for state c; saveOnly runs only save it (SetTokens).
+// s.mu is held. The run works on a context of its own, bounded by the refresh
+// timeout; when it has not returned abandonGrace after that, its waiters are
+// released and a new run may start.
+func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
+	f := &flight{done: make(chan struct{}), reason: reason}
 	s.flight = f
 	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	go func() {
 		defer cancel()
-		s.run(rctx, f, c, dead, lastErr)
+		start := time.Now()
+		res := make(chan outcome, 1)
+		go func() {
+			var o outcome
+			defer func() {
+				if p := recover(); p != nil {
+					o = outcome{err: newPanicError(p)}
+				}
+				res <- o
+			}()
+			o = s.work(ctx, f, c, dead, lastErr, saveOnly)
+		}()
+		var o outcome
+		select {
+		case o = <-res:
+		case <-ctx.Done():
+			select {
+			case o = <-res:
+			case <-time.After(abandonGrace):
+				s.abandon(ctx, f, time.Since(start))
+				return
+			}
+		}
+		s.finish(ctx, f, c, o, time.Since(start))
 	}()
 	return f
 }
@@ -314,12 +439,19 @@ const (
 	ranSave    = "saved"     // unsaved tokens were saved
 )
 
-// run does the work for state c and publishes the outcome.
-func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, lastErr error) {
-	start := time.Now()
-	next, how, err := s.work(ctx, c, dead, lastErr)
-	elapsed := time.Since(start)
+// expiredOnArrival is the error of a refresh whose access token had already
+// expired when it arrived.
+func expiredOnArrival() error {
+	return &ResponseError{StatusCode: http.StatusOK, Field: "expires_in",
+		Reason: "the access token expired before it could be used"}
+}
 
+// finish publishes the outcome of a run for state c and releases its waiters.
+func (s *Source) finish(ctx context.Context, f *flight, c *cached, o outcome, elapsed time.Duration) {
+	next, how, err := o.next, o.how, o.err
+	if err == nil && how == ranRefresh && !next.usable(s.now()) {
+		err = expiredOnArrival()
+	}
 	s.mu.Lock()
 	if next != nil {
 		if cur := s.cur.Load(); (how != ranRefresh || err != nil) && cur != nil && cur.stale &&
@@ -343,16 +475,7 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 			s.lastErr, s.retryAt = err, s.now().Add(minBackoff)
 		}
 	default:
-		s.failures++
-		s.lastErr = err
-		backoff := max(minBackoff<<min(s.failures-1, 6), serverRetryAfter(err))
-		s.retryAt = s.now().Add(min(backoff, maxBackoff))
-		if isFinal(err) {
-			s.final = true
-			if cur := s.cur.Load(); cur != nil {
-				s.deadRT = cur.tok.RefreshToken
-			}
-		}
+		s.failLocked(err)
 	}
 	failures, retryIn := s.failures, s.retryAt.Sub(s.now())
 	s.flight = nil
@@ -361,38 +484,111 @@ func (s *Source) run(ctx context.Context, f *flight, c *cached, dead string, las
 	s.mu.Unlock()
 	// Waiters are released after the run's log line is written, so that a
 	// caller that returns from Token (and a program that then exits, or a test
-	// that then reads its log) sees the line.
+	// that then reads its log) sees the line. A panic in the logger reaches the
+	// waiters too, unless they already have an error.
 	defer close(f.done)
-
-	if s.logger == nil {
-		return
+	if perr := s.logOutcome(ctx, f.reason, c, o, err, saveFailed, elapsed, failures, retryIn); perr != nil && f.err == nil {
+		f.err = perr
 	}
+}
+
+// failLocked records a failed run. s.mu is held.
+func (s *Source) failLocked(err error) {
+	s.failures++
+	s.lastErr = err
+	backoff := max(minBackoff<<min(s.failures-1, 6), serverRetryAfter(err))
+	s.retryAt = s.now().Add(min(backoff, maxBackoff))
+	if isFinal(err) {
+		s.final = true
+		if cur := s.cur.Load(); cur != nil {
+			s.deadRT = cur.tok.RefreshToken
+		}
+	}
+}
+
+// abandon releases the waiters of a run that did not return within its timeout,
+// keeping any tokens it got from a refresh, and lets a new run start. The run's
+// goroutine is left to end on its own.
+func (s *Source) abandon(ctx context.Context, f *flight, elapsed time.Duration) {
+	err := fmt.Errorf("refresh: the refresh run did not return within its timeout (%s); a Store or Auth may ignore ctx: %w",
+		s.timeout, context.DeadlineExceeded)
+	s.mu.Lock()
+	f.abandoned = true
+	if f.rotated != nil {
+		s.cur.Store(s.refreshed(f.rotated, true, f.reason))
+	}
+	s.failLocked(err)
+	s.flight = nil
+	s.running.Store(false)
+	f.err = err
+	s.mu.Unlock()
+	defer close(f.done)
+	defer func() { _ = recover() }() // a panicking logger: the waiters have their error already
+	s.log(ctx, slog.LevelError, "refresh: run abandoned after its timeout; its goroutine is still running",
+		slog.String("reason", string(f.reason)), slog.Duration("duration", elapsed),
+		slog.Bool("tokens_kept", f.rotated != nil))
+}
+
+// keep records tokens a refresh got before they are saved, so that abandoning
+// the run cannot lose them. A run already abandoned publishes them itself,
+// unless another run has replaced the refresh token they came from.
+func (s *Source) keep(f *flight, spent string, t *Tokens) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.rotated = t
+	if cur := s.cur.Load(); f.abandoned && (cur == nil || cur.tok.RefreshToken == spent) {
+		s.cur.Store(s.refreshed(t, true, f.reason))
+	}
+}
+
+// logOutcome writes the line for a finished run. It returns a *PanicError when
+// the logger panicked.
+func (s *Source) logOutcome(ctx context.Context, reason runReason, c *cached, o outcome, err error,
+	saveFailed bool, elapsed time.Duration, failures int, retryIn time.Duration) (perr error) {
+	if s.logger == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			perr = newPanicError(p)
+		}
+	}()
+	why := slog.String("reason", string(reason))
 	switch {
-	case err == nil && how == ranRefresh:
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: token refreshed",
+	case err == nil && o.how == ranRefresh:
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: token refreshed", why,
 			slog.Duration("duration", elapsed),
-			slog.Duration("expires_in", next.tok.Lifetime()),
-			slog.Bool("refresh_token_rotated", c == nil || c.tok.RefreshToken != next.tok.RefreshToken))
-	case err == nil && how == ranLoad:
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: tokens loaded from the store",
+			slog.Duration("expires_in", o.next.tok.Lifetime()),
+			slog.Bool("refresh_token_rotated", c == nil || c.tok.RefreshToken != o.next.tok.RefreshToken))
+	case err == nil && o.how == ranLoad:
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: tokens loaded from the store", why,
 			slog.Duration("duration", elapsed))
 	case err == nil:
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: tokens saved after an earlier failure",
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "refresh: tokens saved", why,
 			slog.Duration("duration", elapsed))
 	case saveFailed:
-		s.logger.LogAttrs(ctx, slog.LevelError, "refresh: new tokens kept in memory, store failed",
+		s.logger.LogAttrs(ctx, slog.LevelError, "refresh: new tokens kept in memory, store failed", why,
 			slog.Duration("duration", elapsed), slog.String("error", err.Error()))
-	case how == "":
+	case o.how == "":
 		// Nothing was sent: the refresh token is known to be dead, or a save
 		// retry failed.
-		s.logger.LogAttrs(ctx, slog.LevelDebug, "refresh: still failing, no request sent",
+		s.logger.LogAttrs(ctx, slog.LevelDebug, "refresh: still failing, no request sent", why,
 			slog.String("error", err.Error()), slog.Int("failures", failures),
 			slog.Duration("retry_in", max(retryIn, 0)))
 	default:
-		s.logger.LogAttrs(ctx, slog.LevelWarn, "refresh: refresh failed",
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "refresh: refresh failed", why,
 			slog.Duration("duration", elapsed), slog.String("error", err.Error()),
 			slog.Int("failures", failures), slog.Duration("retry_in", max(retryIn, 0)),
 			slog.Bool("final", isFinal(err)))
+	}
+	return nil
+}
+
+// log writes one line when there is a logger. Its callers recover a panic of
+// the logger.
+func (s *Source) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if s.logger != nil {
+		s.logger.LogAttrs(ctx, level, msg, attrs...)
 	}
 }
 
@@ -402,82 +598,94 @@ func isFinal(err error) bool {
 		errors.Is(err, ErrNoRefreshToken)
 }
 
-// work saves unsaved tokens, adopts newer stored tokens, and refreshes, as state c
-// needs. It returns the state to publish (nil: keep the current one), how it got
-// it (empty when no request was made and nothing changed), and the error for the
-// waiters; without an error the state is what they get.
-func (s *Source) work(ctx context.Context, c *cached, dead string, lastErr error) (*cached, string, error) {
+// work loads from the Store, saves unsaved tokens unless the Store holds newer
+// ones, and refreshes, as state c needs. Without an error, the outcome's state
+// is what the waiters get.
+func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, lastErr error, saveOnly bool) outcome {
 	now := s.now()
 	orig := c
-	if c != nil && c.unsaved {
-		if err := s.save(ctx, c.tok); err != nil {
-			if c.usable(now) || c.tok.RefreshToken == "" {
-				return nil, "", err
-			}
-			// The access token is gone: refresh with the unsaved refresh token
-			// rather than wait for the store.
-		} else {
-			c = s.newCached(c.tok, false)
-			if c.fresh(now) || (c.tok.RefreshToken == "" && c.usable(now)) {
-				return c, ranSave, nil
-			}
+	var stored *Tokens
+	var loadErr error
+	if s.store != nil {
+		stored, loadErr = s.load(ctx)
+		if loadErr != nil && c == nil {
+			return outcome{err: loadErr}
+		}
+		if loadErr != nil {
+			s.log(ctx, slog.LevelWarn, "refresh: store load failed, going on with the tokens in memory",
+				slog.String("error", loadErr.Error()))
 		}
 	}
-
-	if s.store != nil && (c == nil || !c.unsaved) {
-		stored, err := s.store.Load(ctx)
+	switch {
+	case c != nil && c.unsaved:
+		// A save that must not replace newer tokens: another replica, or the
+		// user signing in again, may have stored some since.
 		switch {
-		case err != nil && c == nil:
-			return nil, "", &StoreError{Op: "load", Err: err}
-		case err != nil:
-			if s.logger != nil {
-				s.logger.LogAttrs(ctx, slog.LevelWarn, "refresh: store load failed, refreshing with the token in memory",
-					slog.String("error", err.Error()))
-			}
-		case stored != nil && (c == nil || newer(stored, c.tok)):
+		case stored != nil && issuedAfter(stored, c.tok):
 			c = s.newCached(stored, false)
-			if c.fresh(now) {
-				return c, ranLoad, nil
+			if saveOnly || c.fresh(now) {
+				return outcome{c, ranLoad, nil}
 			}
+		case loadErr != nil:
+			if saveOnly || c.usable(now) || c.tok.RefreshToken == "" {
+				return outcome{err: loadErr}
+			}
+			// The access token is gone: refresh with the unsaved refresh
+			// token rather than wait for the store.
+		default:
+			if err := s.save(ctx, c.tok); err != nil {
+				if saveOnly || c.usable(now) || c.tok.RefreshToken == "" {
+					return outcome{err: err}
+				}
+			} else {
+				c = s.newCached(c.tok, false)
+				if saveOnly || c.fresh(now) || (c.tok.RefreshToken == "" && c.usable(now)) {
+					return outcome{c, ranSave, nil}
+				}
+			}
+		}
+	case stored != nil && (c == nil || newer(stored, c.tok)):
+		c = s.newCached(stored, false)
+		if c.fresh(now) {
+			return outcome{c, ranLoad, nil}
 		}
 	}
 	if c == nil || c.tok.RefreshToken == "" {
-		return nil, "", &ConfigError{Field: "Source", Reason: "no refresh token to refresh with", Err: ErrNoRefreshToken}
+		return outcome{err: &ConfigError{Field: "Source", Reason: "no refresh token to refresh with", Err: ErrNoRefreshToken}}
 	}
 	if dead != "" && c.tok.RefreshToken == dead {
 		// Refused for good already: never present it again.
-		return nil, "", lastErr
+		return outcome{err: lastErr}
 	}
 
-	if s.logger != nil {
-		s.logger.LogAttrs(ctx, slog.LevelDebug, "refresh: refreshing token")
-	}
+	s.log(ctx, slog.LevelDebug, "refresh: refreshing token", slog.String("reason", string(f.reason)))
 	base := c
-	t, err := s.client.Refresh(ctx, base.tok.RefreshToken)
+	t, err := s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
 	if err != nil && isFinal(err) && s.store != nil {
 		// Another process may have rotated the token after the load above.
-		if stored, lerr := s.store.Load(ctx); lerr == nil && stored != nil &&
-			stored.RefreshToken != "" && stored.RefreshToken != base.tok.RefreshToken && newer(stored, base.tok) {
-			base = s.newCached(stored, false)
+		if again, lerr := s.load(ctx); lerr == nil && again != nil &&
+			again.RefreshToken != "" && again.RefreshToken != base.tok.RefreshToken && newer(again, base.tok) {
+			base = s.newCached(again, false)
 			if base.fresh(s.now()) {
-				return base, ranLoad, nil
+				return outcome{base, ranLoad, nil}
 			}
-			t, err = s.client.Refresh(ctx, base.tok.RefreshToken)
+			t, err = s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
 		}
 	}
 	if err != nil {
 		if base != orig {
 			// Publish the tokens that were refused, saved or adopted, so that
 			// a final error marks the refresh token that was really sent.
-			return base, ranRefresh, err
+			return outcome{base, ranRefresh, err}
 		}
-		return nil, ranRefresh, err
+		return outcome{nil, ranRefresh, err}
 	}
 	merge(t, base.tok)
+	s.keep(f, base.tok.RefreshToken, t)
 	if err := s.save(ctx, t); err != nil {
-		return s.newCached(t, true), ranRefresh, err
+		return outcome{s.refreshed(t, true, f.reason), ranRefresh, err}
 	}
-	return s.newCached(t, false), ranRefresh, nil
+	return outcome{s.refreshed(t, false, f.reason), ranRefresh, nil}
 }
 
 // newer reports whether stored tokens should replace ours. A different refresh
@@ -497,6 +705,12 @@ func newer(stored, ours *Tokens) bool {
 	return !stored.IssuedAt.Before(ours.IssuedAt)
 }
 
+// issuedAfter reports whether stored tokens are provably newer than ours: both
+// carry IssuedAt and the stored one is later. Only such tokens stop a save.
+func issuedAfter(stored, ours *Tokens) bool {
+	return !stored.IssuedAt.IsZero() && !ours.IssuedAt.IsZero() && stored.IssuedAt.After(ours.IssuedAt)
+}
+
 // merge completes a refresh response from the tokens it replaces: the refresh
 // token is kept when none was issued (RFC 6749 §6), and the scope when none was
 // sent (RFC 6749 §5.1: then it is unchanged).
@@ -512,10 +726,30 @@ func merge(t, old *Tokens) {
 	}
 }
 
-func (s *Source) save(ctx context.Context, t *Tokens) error {
+// load calls Store.Load, turning an error or a panic into a *StoreError.
+func (s *Source) load(ctx context.Context) (t *Tokens, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = nil, &StoreError{Op: "load", Err: newPanicError(p)}
+		}
+	}()
+	if t, err = s.store.Load(ctx); err != nil {
+		return nil, &StoreError{Op: "load", Err: err}
+	}
+	return t, nil
+}
+
+// save calls Store.Save, if there is a Store, turning an error or a panic into
+// a *StoreError, so that the tokens are kept in memory either way.
+func (s *Source) save(ctx context.Context, t *Tokens) (err error) {
 	if s.store == nil {
 		return nil
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &StoreError{Op: "save", Err: newPanicError(p)}
+		}
+	}()
 	if err := s.store.Save(ctx, t); err != nil {
 		return &StoreError{Op: "save", Err: err}
 	}
@@ -523,10 +757,13 @@ func (s *Source) save(ctx context.Context, t *Tokens) error {
 }
 
 // SetTokens replaces the Source's tokens with t, for example after the user
-// authorised again: it waits for a refresh in progress, saves t to the Store if
-// there is one, and clears any failure, a final invalid_grant included. When
-// saving fails, t is used anyway and saved again on a later call, and the error is
-// a [*StoreError].
+// authorised again: it waits for a run in progress, uses t from then on, clears
+// any failure, a final invalid_grant included, and saves t to the Store if there
+// is one, unless the Store holds tokens issued after t. A t without IssuedAt is
+// stamped with the client's clock (on a copy; t itself is not modified). When
+// saving fails, t is used anyway and saved again on a later call, and the error
+// is a [*StoreError]; when ctx ends first, the save goes on in the background
+// and the error is ctx's.
 func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	if s == nil {
 		return &ConfigError{Field: "Source", Reason: "nil"}
@@ -536,6 +773,11 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	}
 	if ctx == nil {
 		return &ConfigError{Field: "ctx", Reason: "nil Context"}
+	}
+	if t.IssuedAt.IsZero() {
+		c := *t
+		c.IssuedAt = s.now()
+		t = &c
 	}
 	for {
 		s.mu.Lock()
@@ -550,30 +792,30 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
 		}
 	}
-	// Hold the flight slot while saving, so that no refresh starts meanwhile.
-	f := &flight{done: make(chan struct{})}
-	s.flight = f
-	s.running.Store(true)
-	s.mu.Unlock()
-
-	err := s.save(ctx, t)
-
-	s.mu.Lock()
-	s.cur.Store(s.newCached(t, err != nil))
+	c := s.newCached(t, s.store != nil)
+	s.cur.Store(c)
 	s.lastErr, s.failures, s.retryAt, s.deadRT, s.final = nil, 0, time.Time{}, "", false
-	s.flight = nil
-	s.running.Store(false)
-	f.c = s.cur.Load()
+	if s.store == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	f := s.startLocked(c, reasonSetTokens, true)
 	s.mu.Unlock()
-	close(f.done)
-	return err
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("refresh: saving the tokens: %w", context.Cause(ctx))
+	}
 }
 
 // Invalidate tells the Source that a resource server rejected t's access token
 // (HTTP 401 invalid_token). If t is still the current token, the next
 // [Source.Token] refreshes; if a newer token has replaced it already, Invalidate
 // does nothing, so many requests rejected with the same old token cause one
-// refresh. [Transport] calls it for you.
+// refresh. Nor does it when t itself came, seconds ago, from a refresh that
+// replaced a rejected token: a resource that rejects every token costs one
+// refresh every few seconds, not one per request. [Transport] calls it for you.
 func (s *Source) Invalidate(t *Tokens) {
 	if s == nil || t == nil {
 		return
@@ -581,7 +823,7 @@ func (s *Source) Invalidate(t *Tokens) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.cur.Load()
-	if c == nil || c.stale || c.tok.AccessToken != t.AccessToken {
+	if c == nil || c.stale || c.tok.AccessToken != t.AccessToken || s.now().Before(c.settled) {
 		return
 	}
 	n := *c

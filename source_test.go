@@ -1660,6 +1660,7 @@ func TestSourceSetTokens(t *testing.T) {
 			err := src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour))
 			srcWantStoreError("save", errSrcSave)(t, err)
 			st.setSaveErr(nil)
+			time.Sleep(minBackoff) // a failed save is tried again after a backoff
 			if got := srcAccessToken(srcMustToken(t, src)); got != "at-set" {
 				t.Errorf("Token = %q, want at-set", got)
 			}
@@ -1777,7 +1778,7 @@ func TestSourceLogsEventsWithoutSecrets(t *testing.T) {
 					"refresh failed",
 					"store load failed",
 					"kept in memory",
-					"saved after",
+					"refresh: tokens saved",
 					"loaded from the store",
 					"duration",
 					"invalid_request",
