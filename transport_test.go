@@ -1147,7 +1147,7 @@ func TestTransportCancelledRequestDoesNotCancelTheRefresh(t *testing.T) {
 		if n := stub.hits.Load(); n != 1 {
 			t.Fatalf("token requests = %d, want 1", n)
 		}
-		if got := stub.ctxValue.Load(); got != nil {
+		if got := stub.ctxValue.Load(); got != "<nil>" {
 			t.Errorf("the token request's context has value %v of the request that started it, want none", got)
 		}
 
