@@ -5,6 +5,6 @@ go 1.26.0
 replace github.com/tokenrefresh/refresh => ../
 
 require (
-	github.com/tokenrefresh/refresh v0.0.0-00010101000000-000000000000
+	github.com/tokenrefresh/refresh v0.1.0
 	golang.org/x/oauth2 v0.38.0
 )

@@ -7,7 +7,7 @@ replace github.com/tokenrefresh/refresh => ../
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/ory/fosite v0.49.0
-	github.com/tokenrefresh/refresh v0.0.0-00010101000000-000000000000
+	github.com/tokenrefresh/refresh v0.1.0
 	golang.org/x/crypto v0.31.0
 )
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -103,9 +102,6 @@ func NewSource(conf *oauth2.Config, tok *oauth2.Token, opts ...refresh.SourceOpt
 	return refresh.NewSource(c, FromToken(tok), opts...), nil
 }
 
-// maxSeconds is the longest lifetime, in seconds, that a time.Duration holds.
-const maxSeconds = math.MaxInt64 / int64(time.Second)
-
 // FromToken converts an x/oauth2 token to [refresh.Tokens]: AccessToken,
 // TokenType and RefreshToken as they are; Expiry as ExpiresAt (zero stays zero:
 // unknown, used until a resource server rejects it); the id_token extra as
@@ -117,68 +113,84 @@ const maxSeconds = math.MaxInt64 / int64(time.Second)
 // refresh_expires_in (Keycloak) extra gives RefreshTokenExpiresAt. Without
 // that base time they stay zero.
 //
-// Other extras cannot be carried over: Tokens.Extra and Tokens.Fields of the
-// result return nil, until the Source's first refresh brings a response of its
-// own. A nil tok gives nil.
+// FromToken writes these fields in the storage encoding of [refresh.Tokens]
+// (its MarshalJSON) and decodes that, so the result is what a Store would
+// load. x/oauth2 gives no way to list a token's other extras, so they are not
+// carried over: the Source's first refresh brings a response of its own. A nil
+// tok gives nil.
 func FromToken(tok *oauth2.Token) *refresh.Tokens {
 	if tok == nil {
 		return nil
 	}
-	t := &refresh.Tokens{
+	stored := storedTokens{
 		AccessToken:  tok.AccessToken,
 		TokenType:    tok.TokenType,
 		RefreshToken: tok.RefreshToken,
 		ExpiresAt:    tok.Expiry,
 	}
-	if !tok.Expiry.IsZero() && tok.ExpiresIn > 0 && tok.ExpiresIn <= maxSeconds {
-		t.IssuedAt = tok.Expiry.Add(-time.Duration(tok.ExpiresIn) * time.Second)
-	}
-	if s, ok := tok.Extra("id_token").(string); ok {
-		t.IDToken = s
-	}
-	switch v := tok.Extra("scope").(type) {
-	case string:
-		t.Scopes = splitScope(v)
-	case []any:
-		t.Scopes = make([]string, 0, len(v))
-		for _, s := range v {
-			if s, ok := s.(string); ok {
-				t.Scopes = append(t.Scopes, s)
-			}
-		}
-	}
-	if !t.IssuedAt.IsZero() {
+	if d, ok := seconds(tok.ExpiresIn); ok && d > 0 && !tok.Expiry.IsZero() {
+		stored.IssuedAt = tok.Expiry.Add(-d)
 		for _, name := range [...]string{"refresh_token_expires_in", "refresh_expires_in"} {
 			if d, ok := seconds(tok.Extra(name)); ok {
 				if d > 0 {
-					t.RefreshTokenExpiresAt = t.IssuedAt.Add(d)
+					stored.RefreshTokenExpiresAt = stored.IssuedAt.Add(d)
 				}
 				break
 			}
 		}
 	}
-	return t
-}
-
-// splitScope splits a scope string on spaces and commas, as refresh does.
-func splitScope(s string) []string {
-	list := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
-	if list == nil {
-		list = []string{}
+	if s, ok := tok.Extra("id_token").(string); ok {
+		stored.IDToken = s
 	}
-	return list
+	switch v := tok.Extra("scope").(type) {
+	case string:
+		// The storage encoding splits on spaces only; GitHub, through
+		// x/oauth2, separates scopes with commas, which refresh splits too.
+		s := strings.ReplaceAll(v, ",", " ")
+		stored.Scope = &s
+	case []any:
+		var list []string
+		for _, s := range v {
+			if s, ok := s.(string); ok {
+				list = append(list, s)
+			}
+		}
+		s := strings.Join(list, " ")
+		stored.Scope = &s
+	}
+	b, err := json.Marshal(stored)
+	if err == nil {
+		t := new(refresh.Tokens)
+		if err = json.Unmarshal(b, t); err == nil {
+			return t
+		}
+	}
+	panic("oauth2adapter: refresh.Tokens refused its own storage encoding: " + err.Error())
 }
 
-// seconds reads a lifetime extra as x/oauth2 hands it out: float64 from JSON,
-// int64 or float64 from a form, or a numeric string (Entra, PayPal). Negative,
-// overflowing and non-numeric values are not lifetimes.
+// storedTokens is the storage encoding of refresh.Tokens, as FromToken fills it.
+type storedTokens struct {
+	AccessToken           string    `json:"access_token"`
+	TokenType             string    `json:"token_type,omitempty"`
+	RefreshToken          string    `json:"refresh_token,omitempty"`
+	ExpiresAt             time.Time `json:"expires_at,omitzero"`
+	RefreshTokenExpiresAt time.Time `json:"refresh_token_expires_at,omitzero"`
+	Scope                 *string   `json:"scope,omitempty"` // nil: no scope; "": an empty one
+	IDToken               string    `json:"id_token,omitempty"`
+	IssuedAt              time.Time `json:"issued_at,omitzero"`
+}
+
+// seconds reads a lifetime in seconds as x/oauth2 hands it out: ExpiresIn's
+// int64, or an extra's float64 (JSON), int64 or float64 (form) or numeric
+// string (Entra, PayPal). Negative, overflowing and non-numeric values are not
+// lifetimes.
 func seconds(v any) (time.Duration, bool) {
 	var x float64
 	switch v := v.(type) {
-	case float64:
-		x = v
 	case int64:
 		x = float64(v)
+	case float64:
+		x = v
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {
@@ -188,10 +200,10 @@ func seconds(v any) (time.Duration, bool) {
 	default:
 		return 0, false
 	}
-	if math.IsNaN(x) || x < 0 || x >= float64(maxSeconds) {
-		return 0, false
-	}
-	return time.Duration(x * float64(time.Second)), true
+	// ParseDuration reports the overflow that a conversion would hide, and
+	// refuses NaN and the infinities.
+	d, err := time.ParseDuration(strconv.FormatFloat(x, 'f', -1, 64) + "s")
+	return d, err == nil && d >= 0
 }
 
 // ToToken converts [refresh.Tokens] to an x/oauth2 token: AccessToken,
@@ -206,8 +218,8 @@ func seconds(v any) (time.Duration, bool) {
 // id_token included, as x/oauth2 would give it for a JSON response: numbers
 // as float64, objects as map[string]any, arrays as []any. Fields of a
 // form-encoded response are strings (x/oauth2 would parse numbers out of
-// them). When the Tokens did not come from a response (built by hand, or
-// loaded from a Store), only IDToken is there, as the id_token extra.
+// them). When Tokens.Fields is empty (Tokens built by hand), only IDToken is
+// there, as the id_token extra.
 // A nil t gives nil.
 func ToToken(t *refresh.Tokens) *oauth2.Token {
 	if t == nil {

@@ -511,6 +511,10 @@ func TestFromToken(t *testing.T) {
 			&refresh.Tokens{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", ExpiresAt: exp, IssuedAt: issued}},
 		{"a negative refresh lifetime is ignored", base().WithExtra(map[string]any{"refresh_token_expires_in": -5.0}),
 			&refresh.Tokens{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", ExpiresAt: exp, IssuedAt: issued}},
+		{"an overflowing refresh lifetime is ignored", base().WithExtra(map[string]any{"refresh_token_expires_in": 1e300}),
+			&refresh.Tokens{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", ExpiresAt: exp, IssuedAt: issued}},
+		{"a scope array keeps its strings only", base().WithExtra(map[string]any{"scope": []any{"a", 1.0, "b"}}),
+			&refresh.Tokens{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", ExpiresAt: exp, IssuedAt: issued, Scopes: []string{"a", "b"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := oauth2adapter.FromToken(tc.in)

@@ -15,21 +15,26 @@ var tokenPattern = regexp.MustCompile(`\b(at|rt)_[0-9a-f]{32}\b`)
 // expiresAt matches the expiry in a printed Tokens, which follows the clock.
 var expiresAt = regexp.MustCompile(`ExpiresAt:[0-9T:.+Z-]+`)
 
-const wantOutput = `1. Refresh with client_secret_basic
+const wantOutput = `1. The usual path: a Source and a Transport call a protected resource
+   GET /resource: 200 OK {"client_id":"quickstart-app","scope":"read write"}
+   GET /resource: 200 OK {"client_id":"quickstart-app","scope":"read write"}
+   token requests: 1 (the first GET refreshed, the second used the cached token)
+   the Store holds the rotated refresh token: true
+2. Client.Refresh on its own, with client_secret_basic
    tokens:     refresh.Tokens{AccessToken:[redacted], TokenType:"Bearer", RefreshToken:[redacted], ExpiresAt:(time), Scopes:["read" "write"]}
    token type: Bearer
    scopes:     [read write]
    expires in: 1h0m0s
-2. Rotation: the server sent a new refresh token
+3. Rotation: the server sent a new refresh token
    stored the new refresh token
    the old one is now rejected: errors.Is(err, refresh.ErrInvalidGrant)
    refresh: token endpoint error "invalid_grant" (HTTP 400): the refresh token was already used, so the grant is revoked
    and the reuse revoked the whole session: the new one is rejected too
    the user signs in again
-3. Narrow the scope with refresh.WithScopes("read")
+4. Narrow the scope with refresh.WithScopes("read")
    tokens:     refresh.Tokens{AccessToken:[redacted], TokenType:"Bearer", RefreshToken:[redacted], ExpiresAt:(time), Scopes:["read"]}
    scopes:     [read]
-4. A GitHub-style endpoint: errors come with HTTP 200
+5. A GitHub-style endpoint: errors come with HTTP 200
    *refresh.OAuthError: code "bad_refresh_token", HTTP 200
    description: the refresh token is unknown
    errors.Is(err, refresh.ErrInvalidGrant): false

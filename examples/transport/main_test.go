@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -323,6 +324,66 @@ func TestFileStore(t *testing.T) {
 			t.Errorf("directory holds %d entries, want only t.json", len(entries))
 		}
 	})
+	t.Run("a done ctx stops Load and Save", func(t *testing.T) {
+		s := &FileStore{Path: filepath.Join(t.TempDir(), "t.json")}
+		if err := s.Save(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if got, err := s.Load(done); got != nil || !errors.Is(err, context.Canceled) {
+			t.Errorf("Load: %v, %v; want nil, context.Canceled", got, err)
+		}
+		newer := *tok
+		newer.RefreshToken = "rt-2"
+		if err := s.Save(done, &newer); !errors.Is(err, context.Canceled) {
+			t.Errorf("Save: %v, want context.Canceled", err)
+		}
+		if got := readFile(t, s.Path); got.RefreshToken != tok.RefreshToken {
+			t.Errorf("the file holds refresh token %q after a cancelled Save, want %q", got.RefreshToken, tok.RefreshToken)
+		}
+	})
+	t.Run("a Save cancelled between any two steps leaves the old file and no temporary file", func(t *testing.T) {
+		dir := t.TempDir()
+		s := &FileStore{Path: filepath.Join(dir, "t.json")}
+		if err := s.Save(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		newer := *tok
+		newer.RefreshToken = "rt-2"
+		for n := 0; n <= 10; n++ { // n: how many of Save's ctx checks pass
+			err := s.Save(&doneAfter{Context: ctx, checks: n}, &newer)
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("after %d checks: the directory holds %d entries, want only t.json", n, len(entries))
+			}
+			got := readFile(t, s.Path)
+			if err == nil {
+				if n == 0 {
+					t.Error("Save with a done ctx succeeded")
+				}
+				if got.RefreshToken != newer.RefreshToken {
+					t.Errorf("after a Save: refresh token %q, want %q", got.RefreshToken, newer.RefreshToken)
+				}
+				return
+			}
+			if !errors.Is(err, context.Canceled) || got.RefreshToken != tok.RefreshToken {
+				t.Fatalf("after %d checks: Save: %v, file holds %q; want context.Canceled and %q", n, err, got.RefreshToken, tok.RefreshToken)
+			}
+		}
+		t.Error("Save never succeeded")
+	})
+	t.Run("a Save waiting for another gives up when its ctx is done", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			s := &FileStore{Path: filepath.Join(t.TempDir(), "t.json")}
+			s.once.Do(func() { s.turn = make(chan struct{}, 1) })
+			s.turn <- struct{}{} // a Save that is stuck, on a hung disk say
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.Save(ctx, tok); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Save: %v, want context.DeadlineExceeded", err)
+			}
+		})
+	})
 	t.Run("concurrent saves leave one whole version and no temporary file", func(t *testing.T) {
 		dir := t.TempDir()
 		s := &FileStore{Path: filepath.Join(dir, "t.json")}
@@ -345,4 +406,18 @@ func TestFileStore(t *testing.T) {
 			t.Errorf("directory holds %d entries, want 1", len(entries))
 		}
 	})
+}
+
+// doneAfter is a context whose Err reports context.Canceled once checks calls
+// have passed, to stop a Save between any two of its steps.
+type doneAfter struct {
+	context.Context
+	checks int
+}
+
+func (c *doneAfter) Err() error {
+	if c.checks--; c.checks < 0 {
+		return context.Canceled
+	}
+	return nil
 }

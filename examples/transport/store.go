@@ -25,16 +25,26 @@ import (
 // process; processes that share the file see whole versions of it, but
 // nothing stops two of them from refreshing at the same moment (see Store in
 // package refresh).
+//
+// Load and Save honour their ctx: once it is done they return ctx.Err(),
+// and a Save that gives up leaves the old file as it was.
 type FileStore struct {
 	Path string
 
-	mu sync.Mutex // one Save at a time, so that the newest tokens win
+	once sync.Once
+	turn chan struct{} // holds a value while a Save runs: one at a time, so that the newest tokens win
 }
 
 // Load returns the tokens in the file, or nil, nil when there is no file yet.
 // Its errors name the file but never show its content.
-func (s *FileStore) Load(context.Context) (*refresh.Tokens, error) {
+func (s *FileStore) Load(ctx context.Context) (*refresh.Tokens, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(s.Path)
+	if ctxErr := ctx.Err(); ctxErr != nil { // done while reading: the caller has gone
+		return nil, ctxErr
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -49,14 +59,23 @@ func (s *FileStore) Load(context.Context) (*refresh.Tokens, error) {
 	return &t, nil
 }
 
-// Save writes t to the file atomically, with mode 0600.
-func (s *FileStore) Save(_ context.Context, t *refresh.Tokens) error {
+// Save writes t to the file atomically, with mode 0600. It waits for an
+// earlier Save to finish, and checks ctx between its steps, up to the rename.
+func (s *FileStore) Save(ctx context.Context, t *refresh.Tokens) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return fmt.Errorf("token file %s: encoding: %w", s.Path, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.once.Do(func() { s.turn = make(chan struct{}, 1) })
+	select {
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 
 	dir, base := filepath.Split(s.Path)
 	if dir == "" {
@@ -82,10 +101,16 @@ func (s *FileStore) Save(_ context.Context, t *refresh.Tokens) error {
 	if _, err := f.Write(b); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil { // before the slow flush
+		return err
+	}
 	if err := f.Sync(); err != nil { // the bytes are on disk before the rename
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // the last moment to give up: after the rename the tokens are saved
 		return err
 	}
 	if err := os.Rename(tmp, s.Path); err != nil {
