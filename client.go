@@ -105,7 +105,80 @@ type Client struct {
 // caller keeps using refreshToken. When it issues one, refreshToken is spent and
 // the new one must be stored (RFC 6749 §6).
 func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
-	return c.refresh(ctx, refreshToken, opts)
+	// Each attempt builds its request anew (fresh client authentication); no
+	// retry state is allocated unless an attempt fails.
+	if c == nil || ctx == nil {
+		return c.attempt(ctx, refreshToken, opts, nil)
+	}
+	maxAttempts := c.MaxAttempts
+	switch {
+	case maxAttempts < 0:
+		return nil, &ConfigError{Field: "MaxAttempts", Reason: "negative"}
+	case c.MaxRetryWait < 0:
+		return nil, &ConfigError{Field: "MaxRetryWait", Reason: "negative"}
+	case maxAttempts == 0:
+		maxAttempts = DefaultMaxAttempts
+	}
+	if maxAttempts == 1 {
+		return c.attempt(ctx, refreshToken, opts, nil)
+	}
+	budget := c.MaxRetryWait
+	if budget == 0 {
+		budget = DefaultMaxRetryWait
+	}
+	var retry *RetryError // nil until an attempt fails and is retried
+	var a RetryAttempt
+	for n := 1; ; n++ {
+		a = RetryAttempt{Attempt: n}
+		t, err := c.attempt(ctx, refreshToken, opts, &a)
+		if err == nil {
+			return t, nil
+		}
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			// Refused before sending: nothing to retry.
+			return nil, retry.last(err, RetryStopNotRetryable)
+		}
+		a.Err = err
+		check := c.CheckRetry
+		if check == nil {
+			check = DefaultCheckRetry
+		}
+		if !check(ctx, a) {
+			return nil, retry.last(err, RetryStopNotRetryable)
+		}
+		if n >= maxAttempts {
+			return nil, retry.last(err, RetryStopAttemptLimit)
+		}
+		var wait time.Duration
+		if c.Backoff != nil {
+			wait = max(c.Backoff(a), 0)
+		} else {
+			wait = DefaultBackoff(a)
+		}
+		if ra := retryAfter(a.Header, c.now); ra > wait {
+			wait = ra
+		}
+		if retry == nil {
+			retry = &RetryError{}
+		}
+		spent := time.Duration(0)
+		for _, w := range retry.Waits {
+			spent += w
+		}
+		if wait > budget-spent { // not spent+wait, which a huge wait overflows
+			return nil, retry.last(err, RetryStopWaitLimit)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			return nil, retry.last(err, RetryStopDeadline)
+		}
+		retry.Waits = append(retry.Waits, wait)
+		if err := sleep(ctx, wait); err != nil {
+			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, RetryStopContextDone, err
+			return nil, retry
+		}
+		retry.Attempts = n
+	}
 }
 
 // send sends req through a copy of the caller's http.Client whose redirect policy
@@ -221,85 +294,6 @@ const DefaultMaxAttempts = 3
 // attempts when Client.MaxRetryWait is zero. A server's Retry-After longer than
 // what is left of it ends the retries.
 const DefaultMaxRetryWait = 10 * time.Second
-
-// refresh makes the attempts of one Refresh call: each builds its request anew
-// (fresh client authentication), and a failure is retried as CheckRetry, Backoff,
-// MaxAttempts, MaxRetryWait and ctx allow. No retry state is allocated unless an
-// attempt fails.
-func (c *Client) refresh(ctx context.Context, refreshToken string, opts []RequestOption) (*Tokens, error) {
-	if c == nil || ctx == nil {
-		return c.attempt(ctx, refreshToken, opts, nil)
-	}
-	maxAttempts := c.MaxAttempts
-	switch {
-	case maxAttempts < 0:
-		return nil, &ConfigError{Field: "MaxAttempts", Reason: "negative"}
-	case c.MaxRetryWait < 0:
-		return nil, &ConfigError{Field: "MaxRetryWait", Reason: "negative"}
-	case maxAttempts == 0:
-		maxAttempts = DefaultMaxAttempts
-	}
-	if maxAttempts == 1 {
-		return c.attempt(ctx, refreshToken, opts, nil)
-	}
-	budget := c.MaxRetryWait
-	if budget == 0 {
-		budget = DefaultMaxRetryWait
-	}
-	var retry *RetryError // nil until an attempt fails and is retried
-	var a RetryAttempt
-	for n := 1; ; n++ {
-		a = RetryAttempt{Attempt: n}
-		t, err := c.attempt(ctx, refreshToken, opts, &a)
-		if err == nil {
-			return t, nil
-		}
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			// Refused before sending: nothing to retry.
-			return nil, retry.last(err, RetryStopNotRetryable)
-		}
-		a.Err = err
-		check := c.CheckRetry
-		if check == nil {
-			check = DefaultCheckRetry
-		}
-		if !check(ctx, a) {
-			return nil, retry.last(err, RetryStopNotRetryable)
-		}
-		if n >= maxAttempts {
-			return nil, retry.last(err, RetryStopAttemptLimit)
-		}
-		var wait time.Duration
-		if c.Backoff != nil {
-			wait = max(c.Backoff(a), 0)
-		} else {
-			wait = DefaultBackoff(a)
-		}
-		if ra := retryAfter(a.Header, c.now); ra > wait {
-			wait = ra
-		}
-		if retry == nil {
-			retry = &RetryError{}
-		}
-		spent := time.Duration(0)
-		for _, w := range retry.Waits {
-			spent += w
-		}
-		if wait > budget-spent { // not spent+wait, which a huge wait overflows
-			return nil, retry.last(err, RetryStopWaitLimit)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
-			return nil, retry.last(err, RetryStopDeadline)
-		}
-		retry.Waits = append(retry.Waits, wait)
-		if err := sleep(ctx, wait); err != nil {
-			retry.Attempts, retry.Err, retry.Reason, retry.cause = n, a.Err, RetryStopContextDone, err
-			return nil, retry
-		}
-		retry.Attempts = n
-	}
-}
 
 // attempt makes one request. a, when not nil, receives the answer's status and
 // headers and whether the request provably was not sent.

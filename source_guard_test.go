@@ -134,7 +134,11 @@ func TestSourceGuardPanicReachesTheWaiters(t *testing.T) {
 					initial = nil
 				}
 				src := NewSource(c, initial, tt.setup(c)...)
-				res := srcCall(t.Context(), src, 3).wait()
+				e.hold() // every caller waits for the run before it can end
+				g := srcCall(t.Context(), src, 3)
+				synctest.Wait()
+				e.release()
+				res := g.wait()
 				for _, r := range res {
 					var pe *PanicError
 					if !errors.As(r.err, &pe) {
