@@ -24,6 +24,9 @@ type ConfigError struct {
 // Error returns "refresh: <Field>: <Reason>".
 func (e *ConfigError) Error() string { return "refresh: " + e.Field + ": " + e.Reason }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *ConfigError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Unwrap returns the underlying cause, if any.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
@@ -91,6 +94,9 @@ func (e *OAuthError) Error() string {
 	return b.String()
 }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *OAuthError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Is reports whether target is the ErrorCode equal to e.Code.
 func (e *OAuthError) Is(target error) bool {
 	c, ok := target.(ErrorCode)
@@ -151,6 +157,9 @@ func (e *ResponseError) Error() string {
 	}
 	return b.String()
 }
+
+// Format writes Error for every verb (%q quotes it).
+func (e *ResponseError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
 
 // Unwrap returns the underlying cause.
 func (e *ResponseError) Unwrap() error { return e.Err }
@@ -217,6 +226,9 @@ func (e *RetryError) Error() string {
 	return b.String()
 }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *RetryError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Unwrap returns the last attempt's error and, when the context ended during a
 // wait, the context's cause.
 func (e *RetryError) Unwrap() []error {
@@ -247,6 +259,9 @@ type StoreError struct {
 
 // Error returns "refresh: store <op>: " and the Store's error.
 func (e *StoreError) Error() string { return "refresh: store " + e.Op + ": " + e.Err.Error() }
+
+// Format writes Error for every verb (%q quotes it).
+func (e *StoreError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
 
 // Unwrap returns the Store's error.
 func (e *StoreError) Unwrap() error { return e.Err }
