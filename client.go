@@ -128,12 +128,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 func stopAtRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // transportError wraps an error of http.Client.Do. The *url.Error stays reachable
-// with errors.As, but its URL loses any query, which may carry private values.
+// with errors.As, but its URL loses any query, which may carry private values,
+// and its error's text loses the quoted bytes the server sent (see scrub).
 func transportError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		clean := *ue
 		clean.URL = redactURL(ue.URL)
+		clean.Err = scrub(ue.Err)
 		err = &clean
 	}
 	return fmt.Errorf("refresh: token request: %w", err)

@@ -182,6 +182,83 @@ func redactURL(s string) string {
 	return u.String()
 }
 
+// withoutUserinfo removes what may be user info from a URL that did not parse:
+// everything between the first "//" and the last '@'. A password that holds
+// '/', '?' or '#' hides where the authority ends, so the last '@' is the only
+// safe bound; the result is for error texts only.
+func withoutUserinfo(s string) string {
+	i := strings.Index(s, "//")
+	if i < 0 {
+		return s
+	}
+	j := strings.LastIndexByte(s, '@')
+	if j < i+2 {
+		return s
+	}
+	return s[:i+2] + s[j+1:]
+}
+
+// scrubbedError hides the quoted segments of a transport error's text, which
+// net/http fills with bytes the server sent (`malformed HTTP response "..."`):
+// a proxy or a broken server may echo the request's credentials there. The
+// error itself stays reachable through Unwrap, and Timeout and Temporary answer
+// as it does, so that *url.Error's own methods keep working.
+type scrubbedError struct {
+	err  error
+	text string
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// Timeout reports whether the error is a timeout.
+func (e *scrubbedError) Timeout() bool {
+	t, ok := e.err.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}
+
+// Temporary answers as the error does (net.Error's deprecated method).
+func (e *scrubbedError) Temporary() bool {
+	t, ok := e.err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// scrub returns err with its quoted segments hidden, or err itself when its
+// text quotes nothing.
+func scrub(err error) error {
+	text := withoutQuoted(err.Error())
+	if text == err.Error() {
+		return err
+	}
+	return &scrubbedError{err: err, text: text}
+}
+
+// withoutQuoted replaces the content of each Go-quoted segment of s ("...", as
+// %q writes it) by "…".
+func withoutQuoted(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(`"…"`)
+		s = s[i+1:]
+		end := len(s) // an unterminated quote hides the rest
+		for j := 0; j < len(s); j++ {
+			if s[j] == '\\' {
+				j++
+			} else if s[j] == '"' {
+				end = j + 1
+				break
+			}
+		}
+		s = s[end:]
+	}
+}
+
 // clip cuts s to at most n runes and replaces what is not printable, so that a
 // server's text cannot forge lines in a log.
 func clip(s string, n int) string {

@@ -1,6 +1,7 @@
 package refresh_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"go/token"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -158,6 +160,8 @@ func redactCases(t *testing.T) []redactCase {
 		{name: "a StoreFunc", value: refresh.StoreFunc(func(context.Context, *refresh.Tokens) error { return nil })},
 		{name: "an ErrorCode", value: refresh.ErrInvalidGrant},
 		{name: "a *StoreError", value: &refresh.StoreError{Op: "save", Err: errors.New("disk full")}},
+		{name: "a *Client whose TokenURL's password holds '/'", value: &refresh.Client{
+			TokenURL: "https://" + redactID + ":" + secretClient + "/x@auth.example.com/token"}},
 	}
 
 	plain := &refresh.Client{TokenURL: redactTokenURL, Now: func() time.Time { return t0 }}
@@ -278,6 +282,7 @@ func redactCases(t *testing.T) []redactCase {
 		opts []refresh.RequestOption
 	}{
 		{name: "a TokenURL with user info", c: &refresh.Client{TokenURL: "https://" + redactID + ":" + secretClient + "@auth.example.com/token"}},
+		{name: "an unparsable TokenURL whose password holds '/'", c: &refresh.Client{TokenURL: "https://" + redactID + ":" + secretClient + "/x@auth.example.com/token"}},
 		{name: "an unparsable TokenURL with a private query", c: &refresh.Client{TokenURL: "https://auth.example.com/%zz?key=" + secretQuery}},
 		{name: "an http TokenURL with a private query", c: &refresh.Client{TokenURL: "http://auth.example.com/token?key=" + secretQuery}},
 		{name: "ClientSecretBasicRaw with ':' in the client ID", c: &refresh.Client{TokenURL: redactTokenURL, Auth: refresh.ClientSecretBasicRaw("a:b", secretClient)}},
@@ -548,6 +553,111 @@ func TestPrintedDescriptions(t *testing.T) {
 			want["%q"] = strconv.Quote(tt.want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("renderings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTokenURLUserInfoStaysSecret: a password that holds '/', '?' or '#' makes
+// the TokenURL unparsable, and the parser's error quotes the part it choked on.
+// The ConfigError shows no piece of it.
+func TestTokenURLUserInfoStaysSecret(t *testing.T) {
+	for _, password := range []string{
+		"k3yMaterial0/xyzABC", // 19 characters, the first 12 before the '/'
+		"k3yMaterial0?xyzABC",
+		"k3yMaterial0#xyzABC",
+	} {
+		t.Run(fmt.Sprintf("a password %q in TokenURL", password), func(t *testing.T) {
+			c := &refresh.Client{TokenURL: "https://" + redactID + ":" + password + "@auth.example.com/token"}
+			_, err := c.Refresh(t.Context(), "rt")
+			if field := configErrorField(t, err); field != "TokenURL" {
+				t.Errorf("ConfigError.Field = %q, want TokenURL", field)
+			}
+			for how, text := range map[string]string{"Error()": err.Error(), "the Client's String": c.String()} {
+				for i := 0; i+4 <= len(password); i++ {
+					if piece := password[i : i+4]; strings.Contains(text, piece) {
+						t.Errorf("%s shows %q of the password: %s", how, piece, text)
+					}
+				}
+			}
+		})
+	}
+}
+
+// garbageServer answers every request with what reply makes of the refresh
+// token and the Authorization header it received, then closes the connection,
+// and returns its token endpoint.
+func garbageServer(t *testing.T, reply func(refreshToken, authorization string) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				rt := req.PostFormValue("refresh_token")
+				io.WriteString(conn, reply(rt, req.Header.Get("Authorization")))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + tokenPath
+}
+
+// TestTransportErrorHidesServerBytes: net/http quotes the bytes of a malformed
+// answer in its error, and a broken proxy may echo the request there. The
+// error stays a *url.Error, says what went wrong, and shows neither the
+// refresh token nor the Basic credentials.
+func TestTransportErrorHidesServerBytes(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		reply func(rt, authz string) string
+		want  string // what the error still says
+	}{
+		{
+			name: "a status line that is not HTTP",
+			reply: func(rt, authz string) string {
+				return "<echo>refresh_token=" + rt + "&basic=" + strings.TrimPrefix(authz, "Basic ") + "</echo>\r\n\r\n"
+			},
+			want: "malformed HTTP response",
+		},
+		{
+			name:  "a malformed status code",
+			reply: func(rt, authz string) string { return "HTTP/1.1 " + rt + " " + authz + "\r\n\r\n" },
+			want:  "malformed HTTP status code",
+		},
+		{
+			name:  "a malformed header line",
+			reply: func(rt, authz string) string { return "HTTP/1.1 200 OK\r\n" + authz + " " + rt + "\r\n\r\n" },
+			want:  "malformed MIME header",
+		},
+		{
+			name:  "a malformed Content-Length",
+			reply: func(rt, authz string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + rt + authz + "\r\n\r\n" },
+			want:  "Content-Length",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &refresh.Client{TokenURL: garbageServer(t, tt.reply), Auth: refresh.ClientSecretBasic(redactID, secretClient), MaxAttempts: 1}
+			_, err := c.Refresh(t.Context(), secretSent)
+			mustErrorAs[*url.Error](t, "Refresh", err)
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to say %q", err, tt.want)
+			}
+			for how, text := range renderings(err) {
+				if s := showsSecret(text); s != "" {
+					t.Errorf("%s shows %q:\n%s", how, s, text)
+				}
 			}
 		})
 	}
