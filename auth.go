@@ -80,29 +80,29 @@ func (r *AuthRequest) param(name string) (string, bool) {
 	return "", false
 }
 
+// describe gives the token endpoint without its query, the time, and the names
+// of the headers and body parameters set so far, never their values
+// (Authorization and client_secret hold credentials).
+func (r AuthRequest) describe() (string, []printField) {
+	return "refresh.AuthRequest", printFields{
+		{"TokenURL", redactURL(r.TokenURL)},
+		{"Time", r.Time},
+		{"Header", r.headerNames()},
+		{"Params", r.paramNames()},
+	}
+}
+
 // String describes r without a secret: the token endpoint without its query, the
 // time, and the names of the headers and body parameters set so far, never their
-// values (Authorization and client_secret hold credentials).
-func (r AuthRequest) String() string {
-	return fmt.Sprintf("refresh.AuthRequest{TokenURL:%q, Time:%s, Header:%q, Params:%q}",
-		redactURL(r.TokenURL), r.Time.Format(time.RFC3339), r.headerNames(), r.paramNames())
-}
+// values.
+func (r AuthRequest) String() string { return render(r) }
 
-// GoString is String, so that %#v shows no secret either.
-func (r AuthRequest) GoString() string { return r.String() }
+// Format writes String for every verb (%q quotes it), so that no verb prints a
+// secret.
+func (r AuthRequest) Format(f fmt.State, verb rune) { formatText(f, verb, r.String()) }
 
-// Format writes String for every verb, so that no verb prints a secret.
-func (r AuthRequest) Format(f fmt.State, verb rune) { writeRedacted(f, r.String()) }
-
-// LogValue gives slog what String shows.
-func (r AuthRequest) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("token_url", redactURL(r.TokenURL)),
-		slog.Time("time", r.Time),
-		slog.Any("headers", r.headerNames()),
-		slog.Any("params", r.paramNames()),
-	)
-}
+// LogValue gives slog what String shows, as a group.
+func (r AuthRequest) LogValue() slog.Value { return logValue(r) }
 
 func (r AuthRequest) headerNames() []string { return slices.Sorted(maps.Keys(r.Header)) }
 
@@ -231,24 +231,18 @@ func (a *clientAuth) Authenticate(r *AuthRequest) error {
 	}
 }
 
+// describe gives the method and client ID, and whether there is a secret.
+func (a *clientAuth) describe() (string, []printField) {
+	return "refresh." + a.method.name(), printFields{{"ClientID", a.clientID}}.
+		with(a.method != methodNone, "ClientSecret", secretOf(a.secret))
+}
+
 // String describes the method and client ID, never the secret.
-func (a *clientAuth) String() string {
-	if a.method == methodNone {
-		return fmt.Sprintf("refresh.%s{ClientID:%q}", a.method.name(), a.clientID)
-	}
-	return fmt.Sprintf("refresh.%s{ClientID:%q, ClientSecret:%s}", a.method.name(), a.clientID, redacted(a.secret))
-}
+func (a *clientAuth) String() string { return render(a) }
 
-// GoString is String, so that %#v shows no secret either.
-func (a *clientAuth) GoString() string { return a.String() }
+// Format writes String for every verb (%q quotes it), so that no verb prints
+// the secret.
+func (a *clientAuth) Format(f fmt.State, verb rune) { formatText(f, verb, a.String()) }
 
-// Format writes String for every verb, so that no verb prints the secret.
-func (a *clientAuth) Format(f fmt.State, verb rune) { writeRedacted(f, a.String()) }
-
-// LogValue gives slog the method and client ID, never the secret.
-func (a *clientAuth) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("method", a.method.name()),
-		slog.String("client_id", a.clientID),
-	)
-}
+// LogValue gives slog what String shows, as a group.
+func (a *clientAuth) LogValue() slog.Value { return logValue(a) }

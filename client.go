@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -202,12 +201,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 func stopAtRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // transportError wraps an error of http.Client.Do. The *url.Error stays reachable
-// with errors.As, but its URL loses any query, which may carry private values.
+// with errors.As, but its URL loses any query, which may carry private values,
+// and its error's text loses the quoted bytes the server sent (see scrub).
 func transportError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		clean := *ue
 		clean.URL = redactURL(ue.URL)
+		clean.Err = scrub(ue.Err)
 		err = &clean
 	}
 	return fmt.Errorf("refresh: token request: %w", err)
@@ -234,57 +235,35 @@ func (c *Client) maxResponseBytes() int64 {
 	return DefaultMaxResponseBytes
 }
 
+// describe gives the token endpoint without its query, the Auth as
+// [authValue] shows it, and the settings that differ from their defaults.
+func (c Client) describe() (string, []printField) {
+	return "refresh.Client", printFields{
+		{"TokenURL", redactURL(c.TokenURL)},
+		{"Auth", authValue(c.Auth)},
+	}.
+		with(c.HTTPClient != nil, "HTTPClient", set).
+		with(c.UserAgent != "", "UserAgent", c.UserAgent).
+		with(c.MaxResponseBytes != 0, "MaxResponseBytes", c.MaxResponseBytes).
+		with(c.AllowInsecureHTTP, "AllowInsecureHTTP", true).
+		with(c.Now != nil, "Now", set).
+		with(c.MaxAttempts != 0, "MaxAttempts", c.MaxAttempts).
+		with(c.MaxRetryWait != 0, "MaxRetryWait", c.MaxRetryWait).
+		with(c.CheckRetry != nil, "CheckRetry", set).
+		with(c.Backoff != nil, "Backoff", set)
+}
+
 // String describes the Client without secrets: the token endpoint without its
-// query, the Auth as it prints itself, and the settings that differ from their
-// defaults.
-func (c Client) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "refresh.Client{TokenURL:%q, Auth:", redactURL(c.TokenURL))
-	if c.Auth == nil {
-		b.WriteString("nil")
-	} else {
-		fmt.Fprintf(&b, "%v", c.Auth)
-	}
-	if c.HTTPClient != nil {
-		b.WriteString(", HTTPClient:set")
-	}
-	if c.UserAgent != "" {
-		fmt.Fprintf(&b, ", UserAgent:%q", c.UserAgent)
-	}
-	if c.MaxResponseBytes != 0 {
-		fmt.Fprintf(&b, ", MaxResponseBytes:%d", c.MaxResponseBytes)
-	}
-	if c.AllowInsecureHTTP {
-		b.WriteString(", AllowInsecureHTTP:true")
-	}
-	if c.Now != nil {
-		b.WriteString(", Now:set")
-	}
-	b.WriteString(c.retryString())
-	b.WriteString("}")
-	return b.String()
-}
+// query, the Auth (a built-in method as it prints itself, any other by its own
+// String, or by its type when it has none), and the settings that differ from
+// their defaults.
+func (c Client) String() string { return render(c) }
 
-// GoString is String, so that %#v shows no secret either.
-func (c Client) GoString() string { return c.String() }
+// Format writes String for every verb (%q quotes it).
+func (c Client) Format(f fmt.State, verb rune) { formatText(f, verb, c.String()) }
 
-// Format writes String for every verb.
-func (c Client) Format(f fmt.State, verb rune) { writeRedacted(f, c.String()) }
-
-// LogValue gives slog the token endpoint and the authentication method, which
-// never print a secret.
-func (c *Client) LogValue() slog.Value {
-	if c == nil {
-		return slog.StringValue("<nil>")
-	}
-	attrs := []slog.Attr{slog.String("token_url", redactURL(c.TokenURL))}
-	if lv, ok := c.Auth.(slog.LogValuer); ok {
-		attrs = append(attrs, slog.Any("auth", lv))
-	} else if c.Auth != nil {
-		attrs = append(attrs, slog.String("auth", fmt.Sprintf("%T", c.Auth)))
-	}
-	return slog.GroupValue(attrs...)
-}
+// LogValue gives slog what String shows, as a group.
+func (c Client) LogValue() slog.Value { return logValue(c) }
 
 // DefaultMaxAttempts is how many requests one [Client.Refresh] makes at most when
 // Client.MaxAttempts is zero: the first and two retries.
@@ -332,23 +311,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-// retryString describes the retry settings that differ from their defaults, for
-// Client.String.
-func (c *Client) retryString() string {
-	var b strings.Builder
-	if c.MaxAttempts != 0 {
-		fmt.Fprintf(&b, ", MaxAttempts:%d", c.MaxAttempts)
-	}
-	if c.MaxRetryWait != 0 {
-		fmt.Fprintf(&b, ", MaxRetryWait:%s", c.MaxRetryWait)
-	}
-	if c.CheckRetry != nil {
-		b.WriteString(", CheckRetry:set")
-	}
-	if c.Backoff != nil {
-		b.WriteString(", Backoff:set")
-	}
-	return b.String()
 }

@@ -25,6 +25,9 @@ type ConfigError struct {
 // Error returns "refresh: <Field>: <Reason>".
 func (e *ConfigError) Error() string { return "refresh: " + e.Field + ": " + e.Reason }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *ConfigError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Unwrap returns the underlying cause, if any.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
@@ -92,6 +95,9 @@ func (e *OAuthError) Error() string {
 	return b.String()
 }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *OAuthError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Is reports whether target is the ErrorCode equal to e.Code.
 func (e *OAuthError) Is(target error) bool {
 	c, ok := target.(ErrorCode)
@@ -152,6 +158,9 @@ func (e *ResponseError) Error() string {
 	}
 	return b.String()
 }
+
+// Format writes Error for every verb (%q quotes it).
+func (e *ResponseError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
 
 // Unwrap returns the underlying cause.
 func (e *ResponseError) Unwrap() error { return e.Err }
@@ -215,6 +224,9 @@ func (e *RetryError) Error() string {
 	return b.String()
 }
 
+// Format writes Error for every verb (%q quotes it).
+func (e *RetryError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Unwrap returns the last attempt's error and, when the context ended during a
 // wait, the context's cause.
 func (e *RetryError) Unwrap() []error {
@@ -245,6 +257,9 @@ type StoreError struct {
 
 // Error returns "refresh: store <op>: " and the Store's error.
 func (e *StoreError) Error() string { return "refresh: store " + e.Op + ": " + e.Err.Error() }
+
+// Format writes Error for every verb (%q quotes it).
+func (e *StoreError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
 
 // Unwrap returns the Store's error.
 func (e *StoreError) Unwrap() error { return e.Err }

@@ -197,7 +197,7 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	info.sent = now
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, c.TokenURL, nil)
 	if err != nil {
-		return nil, tokenURLError(err)
+		return nil, tokenURLError(c.TokenURL)
 	}
 	if err := c.checkTokenURL(req.URL); err != nil {
 		return nil, err
@@ -286,14 +286,21 @@ func appendBody(b []byte, refreshToken string, scopes []string, groups ...[]para
 	return b
 }
 
-// tokenURLError turns the error of parsing TokenURL into a ConfigError whose text
-// names the problem but not the URL, which may carry a tenant or other private
-// detail.
-func tokenURLError(err error) error {
+// tokenURLError is the ConfigError for a TokenURL that does not parse. Its
+// reason is the parser's for the URL without its user info: a password that
+// holds '/', '?' or '#' breaks the parse, and the parser's error would quote the
+// part of it that it choked on. The URL itself is not quoted: it may carry a
+// tenant or other private detail.
+func tokenURLError(tokenURL string) error {
 	reason := "not a valid URL"
+	_, err := url.Parse(withoutUserinfo(tokenURL))
 	var ue *url.Error
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		reason += ": " + ue.Err.Error()
+	case err == nil:
+		// Only the part that may be user info is at fault, so it stays unsaid.
+		reason += " before its '@' (user info is not allowed: use Client.Auth for credentials)"
 	}
 	return &ConfigError{Field: "TokenURL", Reason: reason}
 }

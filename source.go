@@ -831,16 +831,27 @@ func (s *Source) Invalidate(t *Tokens) {
 	s.cur.Store(&n)
 }
 
-// String describes the Source without secrets.
-func (s *Source) String() string {
+// describe gives the Source's Client.
+func (s *Source) describe() (string, []printField) {
 	if s == nil {
-		return "refresh.Source(nil)"
+		return "refresh.Source(nil)", nil
 	}
-	return "refresh.Source{Client:" + fmt.Sprint(s.client) + "}"
+	var c any = word("nil")
+	if s.client != nil {
+		c = s.client
+	}
+	return "refresh.Source", printFields{{"Client", c}}
 }
 
-// GoString is String, so that %#v shows no secret either.
-func (s *Source) GoString() string { return s.String() }
+// String describes the Source without secrets: its Client.
+func (s *Source) String() string { return render(s) }
+
+// Format writes String for every verb (%q quotes it), so that no verb prints a
+// token.
+func (s *Source) Format(f fmt.State, verb rune) { formatText(f, verb, s.String()) }
+
+// LogValue gives slog what String shows, as a group.
+func (s *Source) LogValue() slog.Value { return logValue(s) }
 
 // serverRetryAfter is the wait the token endpoint asked for with the answer that
 // err reports, or 0.

@@ -1832,7 +1832,6 @@ func TestSourceStringShowsNoSecret(t *testing.T) {
 		slog.New(slog.NewJSONHandler(&js, nil)).Info("source", "src", src)
 		renderings := map[string]string{
 			"String":      src.String(),
-			"GoString":    src.GoString(),
 			"slog text":   text.String(),
 			"slog JSON":   js.String(),
 			"Sprint":      fmt.Sprint(src),

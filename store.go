@@ -2,6 +2,8 @@ package refresh
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 )
@@ -68,3 +70,27 @@ func copyTokens(t *Tokens) *Tokens {
 	c.Scopes = slices.Clone(t.Scopes)
 	return &c
 }
+
+// describe gives the stored Tokens as they describe themselves.
+func (s *MemoryStore) describe() (string, []printField) {
+	if s == nil {
+		return "refresh.MemoryStore(nil)", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t any = word("nil")
+	if s.t != nil {
+		t = *s.t
+	}
+	return "refresh.MemoryStore", printFields{{"Tokens", t}}
+}
+
+// String describes the stored tokens without any token, as Tokens.String does.
+func (s *MemoryStore) String() string { return render(s) }
+
+// Format writes String for every verb (%q quotes it), so that no verb prints a
+// token.
+func (s *MemoryStore) Format(f fmt.State, verb rune) { formatText(f, verb, s.String()) }
+
+// LogValue gives slog what String shows, as a group.
+func (s *MemoryStore) LogValue() slog.Value { return logValue(s) }

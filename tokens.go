@@ -116,49 +116,28 @@ func decodeAny(raw string) any {
 	return v
 }
 
+// describe gives the type, expiry and scopes, and for each token only whether
+// it is there.
+func (t Tokens) describe() (string, []printField) {
+	return "refresh.Tokens", printFields{
+		{"AccessToken", secretOf(t.AccessToken)},
+		{"TokenType", t.TokenType},
+		{"RefreshToken", secretOf(t.RefreshToken)},
+	}.
+		with(!t.ExpiresAt.IsZero(), "ExpiresAt", t.ExpiresAt).
+		with(!t.RefreshTokenExpiresAt.IsZero(), "RefreshTokenExpiresAt", t.RefreshTokenExpiresAt).
+		with(t.Scopes != nil, "Scopes", t.Scopes).
+		with(t.IDToken != "", "IDToken", secret(true))
+}
+
 // String describes t without any token: the type, expiry and scopes, and for each
 // token only whether it is there.
-func (t Tokens) String() string {
-	var b strings.Builder
-	b.WriteString("refresh.Tokens{AccessToken:")
-	b.WriteString(redacted(t.AccessToken))
-	fmt.Fprintf(&b, ", TokenType:%q, RefreshToken:%s", t.TokenType, redacted(t.RefreshToken))
-	if !t.ExpiresAt.IsZero() {
-		b.WriteString(", ExpiresAt:")
-		b.WriteString(t.ExpiresAt.Format(time.RFC3339))
-	}
-	if !t.RefreshTokenExpiresAt.IsZero() {
-		b.WriteString(", RefreshTokenExpiresAt:")
-		b.WriteString(t.RefreshTokenExpiresAt.Format(time.RFC3339))
-	}
-	if t.Scopes != nil {
-		fmt.Fprintf(&b, ", Scopes:%q", t.Scopes)
-	}
-	if t.IDToken != "" {
-		b.WriteString(", IDToken:")
-		b.WriteString(redacted(t.IDToken))
-	}
-	b.WriteString("}")
-	return b.String()
-}
+func (t Tokens) String() string { return render(t) }
 
-// GoString is String, so that %#v shows no token either.
-func (t Tokens) GoString() string { return t.String() }
+// Format writes String for every verb (%q quotes it), so that no verb prints a
+// token. The exception is fmt's own: it never calls Format for %p, and %p of a
+// Tokens value (not a *Tokens) prints the raw fields; use %p on pointers only.
+func (t Tokens) Format(f fmt.State, verb rune) { formatText(f, verb, t.String()) }
 
-// Format writes String for every verb, so that no verb prints a token.
-func (t Tokens) Format(f fmt.State, verb rune) { writeRedacted(f, t.String()) }
-
-// LogValue gives slog the type, expiry, scopes and which tokens are present.
-func (t Tokens) LogValue() slog.Value {
-	attrs := []slog.Attr{
-		slog.String("token_type", t.TokenType),
-		slog.Bool("refresh_token", t.RefreshToken != ""),
-	}
-	if !t.ExpiresAt.IsZero() {
-		attrs = append(attrs, slog.Time("expires_at", t.ExpiresAt))
-	}
-	if t.Scopes != nil {
-		attrs = append(attrs, slog.Any("scopes", t.Scopes))
-	}
-	return slog.GroupValue(attrs...)
-}
+// LogValue gives slog what String shows, as a group.
+func (t Tokens) LogValue() slog.Value { return logValue(t) }

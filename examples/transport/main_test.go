@@ -187,7 +187,7 @@ func TestRunAcrossRestarts(t *testing.T) {
 		again.RefreshToken, again.AccessToken)
 	// The log shows the tokens redacted. (The Source's own "token refreshed"
 	// line comes from its goroutine and may follow run's return.)
-	if !strings.Contains(outputs[1], "msg=done tokens.token_type=Bearer tokens.refresh_token=true") {
+	if !strings.Contains(outputs[1], "msg=done tokens.type=refresh.Tokens tokens.access_token=[redacted] tokens.token_type=Bearer tokens.refresh_token=[redacted]") {
 		t.Errorf("the log does not describe the tokens:\n%s", outputs[1])
 	}
 }
