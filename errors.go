@@ -301,6 +301,9 @@ func (e *PanicError) Error() string {
 	return "refresh: panic in the refresh run: " + clip(fmt.Sprint(e.Value), 200)
 }
 
+// Format writes Error for every verb (%q quotes it); the stack is not printed.
+func (e *PanicError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
 // Unwrap returns the panic's value when it is an error, or nil.
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)

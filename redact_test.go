@@ -160,6 +160,8 @@ func redactCases(t *testing.T) []redactCase {
 		{name: "a StoreFunc", value: refresh.StoreFunc(func(context.Context, *refresh.Tokens) error { return nil })},
 		{name: "an ErrorCode", value: refresh.ErrInvalidGrant},
 		{name: "a *StoreError", value: &refresh.StoreError{Op: "save", Err: errors.New("disk full")}},
+		{name: "a *PanicError", value: &refresh.PanicError{Value: "store lock lost", Stack: []byte("goroutine 1 [running]:")}},
+		{name: "a RetryReason", value: refresh.RetryStopAttemptLimit},
 		{name: "a *Client whose TokenURL's password holds '/'", value: &refresh.Client{
 			TokenURL: "https://" + redactID + ":" + secretClient + "/x@auth.example.com/token"}},
 	}
