@@ -372,33 +372,19 @@ func TestRetryCheckRetrySeesEachAttempt(t *testing.T) {
 // TestRetryNotSentOverRealSockets classifies real failures of an
 // *http.Transport, and of a transport whose trace hooks never run.
 func TestRetryNotSentOverRealSockets(t *testing.T) {
-	// A listener that accepts and closes at once: every TLS handshake fails.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A plain HTTP server, where every TLS handshake fails.
 	var accepted atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
+	plain := httptest.NewUnstartedServer(http.NotFoundHandler())
+	plain.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
 			accepted.Add(1)
-			conn.Close()
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-
-	// An address where nothing listens.
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
-	refused := closed.Addr().String()
-	closed.Close()
+	plain.Start()
+	defer plain.Close()
+	// An address where nothing listens.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
 
 	fast := func(refresh.RetryAttempt) time.Duration { return time.Millisecond }
 	tests := []struct {
@@ -408,10 +394,10 @@ func TestRetryNotSentOverRealSockets(t *testing.T) {
 		wantAttempts int
 		wantAccepted int32
 	}{
-		{name: "a failed TLS handshake is retried: the trace shows no connection was had", url: "https://" + ln.Addr().String() + "/token", wantAttempts: 3, wantAccepted: 3},
-		{name: "behind an unknown RoundTripper the same failure is not retried", url: "https://" + ln.Addr().String() + "/token", wrap: true, wantAttempts: 1, wantAccepted: 1},
-		{name: "connection refused is retried", url: "http://" + refused + "/token", wantAttempts: 3},
-		{name: "connection refused is retried behind an unknown RoundTripper too: the dial error says so", url: "http://" + refused + "/token", wrap: true, wantAttempts: 3},
+		{name: "a failed TLS handshake is retried: the trace shows no connection was had", url: "https://" + plain.Listener.Addr().String() + "/token", wantAttempts: 3, wantAccepted: 3},
+		{name: "behind an unknown RoundTripper the same failure is not retried", url: "https://" + plain.Listener.Addr().String() + "/token", wrap: true, wantAttempts: 1, wantAccepted: 1},
+		{name: "connection refused is retried", url: gone.URL + "/token", wantAttempts: 3},
+		{name: "connection refused is retried behind an unknown RoundTripper too: the dial error says so", url: gone.URL + "/token", wrap: true, wantAttempts: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
