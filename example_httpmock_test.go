@@ -2,7 +2,6 @@ package refresh_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -58,36 +57,4 @@ func Example_httpmock() {
 	// basic, decoded: my-app true
 	// scopes: [read] rotated: true
 	// calls: 1
-}
-
-// With httpmock matchers, the responder answers only a request that carries
-// the expected form; any other request gets httpmock's "no responder" error.
-// Here the matched request gets the error a server gives for a spent refresh
-// token.
-func Example_httpmockMatcher() {
-	const tokenURL = "https://auth.example.com/oauth2/token"
-	mock := httpmock.NewMockTransport()
-	mock.RegisterMatcherResponder(http.MethodPost, tokenURL,
-		httpmock.BodyContainsString("grant_type=refresh_token&refresh_token=rt-spent").
-			And(httpmock.BodyContainsString("client_id=spa")),
-		httpmock.NewStringResponder(http.StatusBadRequest, `{"error":"invalid_grant"}`).
-			HeaderSet(http.Header{"Content-Type": {"application/json"}}),
-	)
-	c := &refresh.Client{
-		TokenURL:   tokenURL,
-		Auth:       refresh.PublicClient("spa"),
-		HTTPClient: &http.Client{Transport: mock},
-	}
-
-	_, err := c.Refresh(context.Background(), "rt-spent")
-	fmt.Println("invalid_grant:", errors.Is(err, refresh.ErrInvalidGrant))
-
-	_, err = c.Refresh(context.Background(), "rt-other")
-	var oe *refresh.OAuthError
-	fmt.Println("another token matched:", errors.As(err, &oe))
-	fmt.Println("calls answered:", mock.GetTotalCallCount())
-	// Output:
-	// invalid_grant: true
-	// another token matched: false
-	// calls answered: 1
 }

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -23,10 +24,10 @@ import (
 // and the refresh token rt-2, rt-2 gives at-2 and rt-3, and so on. The token
 // type is sent as "bearer", lower case, as Twitter and Twitch send it.
 //
+// A token request that asks for a scope or a resource (RFC 8707) prints them.
 // Every path under /api/ prints the Authorization header (and any body) it
 // received, and accepts only the newest access token; any other token gets 401
 // with WWW-Authenticate: Bearer error="invalid_token" (RFC 6750 §3.1).
-// /api/redirect?to=URL redirects to URL.
 type exampleProvider struct {
 	*httptest.Server
 
@@ -69,6 +70,9 @@ func (p *exampleProvider) token(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"invalid_grant","error_description":"refresh token is invalid, expired or already used"}`)
 		return
 	}
+	if scope, res := r.PostFormValue("scope"), r.PostFormValue("resource"); scope != "" || res != "" {
+		fmt.Printf("token request for scope %q and resource %q\n", scope, res)
+	}
 	p.issued++
 	p.access = fmt.Sprintf("at-%d", p.issued)
 	p.live = fmt.Sprintf("rt-%d", p.issued+1)
@@ -90,10 +94,6 @@ func (p *exampleProvider) api(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	if to := r.URL.Query().Get("to"); r.URL.Path == "/api/redirect" && to != "" {
-		http.Redirect(w, r, to, http.StatusFound)
 		return
 	}
 	io.WriteString(w, "hello, my-app user\n")
@@ -178,7 +178,11 @@ func ExampleSource_Token() {
 
 // StoreFunc turns a save callback into a Store. The Source calls it with every
 // new set of tokens before any caller sees them, so the rotated refresh token is
-// stored before Token returns: a crash after the refresh cannot lose it.
+// stored before Token returns: a crash after the refresh cannot lose it. When the
+// save fails, the caller gets a *StoreError, but nothing is lost: the server has
+// spent the old refresh token already, so the Source keeps the new tokens in
+// memory, hands them out, and saves them again on a later call (after 1 s at
+// first).
 func ExampleStoreFunc() {
 	p := startExampleProvider()
 	defer p.Close()
@@ -188,37 +192,8 @@ func ExampleStoreFunc() {
 		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
 	}
 	save := refresh.StoreFunc(func(ctx context.Context, t *refresh.Tokens) error {
-		// Real code writes t to durable storage here (encoding/json writes every
-		// field, tokens included) and returns the error it gets.
+		// Real code writes t to durable storage here and returns its error.
 		fmt.Println("saving refresh token", t.RefreshToken)
-		return nil
-	})
-	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"}, refresh.WithStore(save))
-
-	tok, err := src.Token(context.Background())
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println("Token returned access token", tok.AccessToken)
-	// Output:
-	// saving refresh token rt-2
-	// Token returned access token at-1
-}
-
-// When saving fails after a refresh, the caller that waited gets a
-// *StoreError, but nothing is lost: the server has already spent the old
-// refresh token, so the Source keeps the new tokens in memory, hands them out,
-// and tries to save them again on a later call (after 1 s at first).
-func ExampleStoreError() {
-	p := startExampleProvider()
-	defer p.Close()
-
-	c := &refresh.Client{
-		TokenURL: p.URL + "/token",
-		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
-	}
-	save := refresh.StoreFunc(func(ctx context.Context, t *refresh.Tokens) error {
 		return errors.New("database unavailable")
 	})
 	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"}, refresh.WithStore(save))
@@ -227,8 +202,7 @@ func ExampleStoreError() {
 	_, err := src.Token(ctx)
 	var storeErr *refresh.StoreError
 	if errors.As(err, &storeErr) {
-		fmt.Println("op:", storeErr.Op)
-		fmt.Println(err)
+		fmt.Println("StoreError, op", storeErr.Op)
 	}
 
 	tok, err := src.Token(ctx)
@@ -236,13 +210,11 @@ func ExampleStoreError() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("access token:", tok.AccessToken)
-	fmt.Println("token requests:", p.TokenRequests())
+	fmt.Println("access token:", tok.AccessToken, "token requests:", p.TokenRequests())
 	// Output:
-	// op: save
-	// refresh: store save: database unavailable
-	// access token: at-1
-	// token requests: 1
+	// saving refresh token rt-2
+	// StoreError, op save
+	// access token: at-1 token requests: 1
 }
 
 // Sources that share a Store share the tokens: a Source created with nil
@@ -330,8 +302,12 @@ func ExampleSource_SetTokens() {
 }
 
 // A Transport in an http.Client authorises every request with the Source's
-// access token. The provider sends the token type as "bearer"; the header says
-// "Bearer".
+// access token (the provider sends the type as "bearer"; the header says
+// "Bearer"). When a resource server answers 401 with invalid_token, Transport
+// refreshes and sends the request once more, body included when the request can
+// replay it (http.NewRequest sets GetBody for strings, bytes and their readers).
+// Here the saved access token has no known expiry, and the resource server no
+// longer accepts it.
 func ExampleTransport() {
 	p := startExampleProvider()
 	defer p.Close()
@@ -340,91 +316,17 @@ func ExampleTransport() {
 		TokenURL: p.URL + "/token",
 		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
 	}
-	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"})
+	saved := &refresh.Tokens{AccessToken: "at-0", TokenType: "Bearer", RefreshToken: "rt-1"}
+	src := refresh.NewSource(c, saved)
 	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
 
-	for range 2 {
-		resp, err := hc.Get(p.URL + "/api/me")
+	for _, body := range []string{"buy milk", ""} {
+		req, err := http.NewRequest(http.MethodPost, p.URL+"/api/notes", strings.NewReader(body))
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		fmt.Print(resp.Status, ": ", string(body))
-	}
-	fmt.Println("token requests:", p.TokenRequests())
-	// Output:
-	// /api/me got Authorization "Bearer at-1"
-	// 200 OK: hello, my-app user
-	// /api/me got Authorization "Bearer at-1"
-	// 200 OK: hello, my-app user
-	// token requests: 1
-}
-
-// When a resource server answers 401 with invalid_token, Transport refreshes
-// and sends the request once more, body included when the request can replay
-// it (http.NewRequest sets GetBody for strings, bytes and their readers). Here
-// the access token saved earlier is still within its lifetime but the resource
-// server no longer accepts it.
-func ExampleTransport_unauthorized() {
-	p := startExampleProvider()
-	defer p.Close()
-
-	c := &refresh.Client{
-		TokenURL: p.URL + "/token",
-		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
-	}
-	saved := &refresh.Tokens{
-		AccessToken:  "at-0",
-		TokenType:    "Bearer",
-		RefreshToken: "rt-1",
-		// ExpiresAt is zero here: the lifetime is unknown, so the Source
-		// uses the token until a resource server rejects it.
-	}
-	src := refresh.NewSource(c, saved)
-	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
-
-	req, err := http.NewRequest(http.MethodPost, p.URL+"/api/notes", strings.NewReader("buy milk"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	resp.Body.Close()
-	fmt.Println(resp.Status)
-	fmt.Println("token requests:", p.TokenRequests())
-	// Output:
-	// /api/notes got Authorization "Bearer at-0" and body "buy milk"
-	// /api/notes got Authorization "Bearer at-1" and body "buy milk"
-	// 200 OK
-	// token requests: 1
-}
-
-// Transport sends the token only to the scheme and host of the request the
-// caller made. A redirect within that host keeps it; a redirect to any other
-// host (another port counts) goes there without it.
-func ExampleTransport_redirect() {
-	p := startExampleProvider()
-	defer p.Close()
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Printf("other host: %s got Authorization %q\n", r.URL.Path, r.Header.Get("Authorization"))
-	}))
-	defer other.Close()
-
-	c := &refresh.Client{
-		TokenURL: p.URL + "/token",
-		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
-	}
-	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"})
-	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
-
-	for _, to := range []string{"/api/me", other.URL + "/files/1"} {
-		resp, err := hc.Get(p.URL + "/api/redirect?to=" + url.QueryEscape(to))
+		resp, err := hc.Do(req)
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -432,11 +334,79 @@ func ExampleTransport_redirect() {
 		resp.Body.Close()
 		fmt.Println(resp.Status)
 	}
+	fmt.Println("token requests:", p.TokenRequests())
 	// Output:
-	// /api/redirect got Authorization "Bearer at-1"
-	// /api/me got Authorization "Bearer at-1"
+	// /api/notes got Authorization "Bearer at-0" and body "buy milk"
+	// /api/notes got Authorization "Bearer at-1" and body "buy milk"
 	// 200 OK
-	// /api/redirect got Authorization "Bearer at-1"
-	// other host: /files/1 got Authorization ""
+	// /api/notes got Authorization "Bearer at-1"
 	// 200 OK
+	// token requests: 1
+}
+
+// WithRequestOptions sends request options with every refresh the Source
+// makes: here a narrower scope and an RFC 8707 resource, so that the access
+// token is meant for one API.
+func ExampleWithRequestOptions() {
+	p := startExampleProvider()
+	defer p.Close()
+
+	c := &refresh.Client{
+		TokenURL: p.URL + "/token",
+		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
+	}
+	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"}, refresh.WithRequestOptions(
+		refresh.WithScopes("notes.read"),
+		refresh.WithParam("resource", "https://api.example.com/"),
+	))
+	ctx := context.Background()
+	old, err := src.Token(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src.Invalidate(old) // as Transport does after a 401: the next Token refreshes
+	if _, err := src.Token(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// token request for scope "notes.read" and resource "https://api.example.com/"
+	// token request for scope "notes.read" and resource "https://api.example.com/"
+}
+
+// WithLogger logs each refresh with the reason it ran (first_use, expiry,
+// rejected after a resource's 401, save_retry, set_tokens) and never a secret.
+// A logger made with With names the grant in every line. This handler drops
+// the time and the duration, so that the output is stable.
+func ExampleWithLogger() {
+	p := startExampleProvider()
+	defer p.Close()
+
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	c := &refresh.Client{
+		TokenURL: p.URL + "/token",
+		Auth:     refresh.ClientSecretBasic("my-app", "s3cret"),
+	}
+	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: "rt-1"},
+		refresh.WithLogger(logger.With("grant", "user-42")))
+	ctx := context.Background()
+	old, err := src.Token(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src.Invalidate(old)
+	if _, err := src.Token(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// level=INFO msg="refresh: token refreshed" grant=user-42 reason=first_use expires_in=1h0m0s refresh_token_rotated=true
+	// level=INFO msg="refresh: token refreshed" grant=user-42 reason=rejected expires_in=1h0m0s refresh_token_rotated=true
 }

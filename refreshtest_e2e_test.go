@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -189,81 +190,22 @@ func e2eFault(f refreshtest.Fault) *refreshtest.Fault { return &f }
 func TestE2EQuirksAndFaults(t *testing.T) {
 	clock := refreshtest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	tests := []struct {
-		name   string
-		quirks refreshtest.Quirks
-		fault  *refreshtest.Fault // for the request, if not nil
-		rt     string             // the refresh token sent; "" means one the server issued
-		check  func(t *testing.T, tok *refresh.Tokens, err error)
+		name     string
+		quirks   refreshtest.Quirks
+		fault    *refreshtest.Fault // for the request, if not nil
+		rt       string             // the refresh token sent; "" means one the server issued
+		wantType string             // the token type of a success
+		wantCode string             // "" for success, "other" for an error that is no *OAuthError
+		status   int                // the status of the *OAuthError or *ResponseError; 0 for none
 	}{
-		{
-			name:   "numbers as strings",
-			quirks: refreshtest.Quirks{NumbersAsStrings: true},
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				if err != nil || !tok.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
-					t.Errorf("got %v %v", tok, err)
-				}
-			},
-		},
-		{
-			name:   "a form-encoded body with a lowercase token type",
-			quirks: refreshtest.Quirks{FormEncoded: true, TokenType: "bearer"},
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				if err != nil || tok.TokenType != "bearer" || !tok.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
-					t.Errorf("got %v %v", tok, err)
-				}
-			},
-		},
-		{
-			name:   "GitHub's errors with HTTP 200",
-			quirks: refreshtest.GitHubQuirks(),
-			rt:     "rt_unknown",
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				var oe *refresh.OAuthError
-				if !errors.As(err, &oe) || oe.Code != "bad_refresh_token" || oe.StatusCode != 200 {
-					t.Errorf("got %v %v, want bad_refresh_token with 200", tok, err)
-				}
-			},
-		},
-		{
-			// The server said to come back: the default policy retries a 503
-			// and the second attempt succeeds.
-			name:  "a 503 with temporarily_unavailable, retried",
-			fault: e2eFault(refreshtest.StatusFault(503, "temporarily_unavailable")),
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				if err != nil || tok.AccessToken == "" {
-					t.Errorf("got %v %v, want tokens from the retry", tok, err)
-				}
-			},
-		},
-		{
-			name:  "a proxy's HTML 502",
-			fault: e2eFault(refreshtest.HTMLFault(502)),
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				var re *refresh.ResponseError
-				if !errors.As(err, &re) || re.StatusCode != 502 {
-					t.Errorf("got %v %v", tok, err)
-				}
-			},
-		},
-		{
-			name:  "truncated JSON",
-			fault: e2eFault(refreshtest.TruncatedJSONFault()),
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				var re *refresh.ResponseError
-				if !errors.As(err, &re) || re.StatusCode != 200 {
-					t.Errorf("got %v %v", tok, err)
-				}
-			},
-		},
-		{
-			name:  "a closed connection",
-			fault: e2eFault(refreshtest.CloseConnectionFault()),
-			check: func(t *testing.T, tok *refresh.Tokens, err error) {
-				if e2eCode(err) != "other" || errors.As(err, new(*refresh.ResponseError)) {
-					t.Errorf("got %v %v, want a transport error", tok, err)
-				}
-			},
-		},
+		{name: "numbers as strings", quirks: refreshtest.Quirks{NumbersAsStrings: true}, wantType: "Bearer"},
+		{name: "a form-encoded body with a lowercase token type", quirks: refreshtest.Quirks{FormEncoded: true, TokenType: "bearer"}, wantType: "bearer"},
+		{name: "GitHub's errors with HTTP 200", quirks: refreshtest.GitHubQuirks(), rt: "rt_unknown", wantCode: "bad_refresh_token", status: 200},
+		// The server said to come back: the default policy retries the 503.
+		{name: "a 503 with temporarily_unavailable, retried", fault: e2eFault(refreshtest.StatusFault(503, "temporarily_unavailable")), wantType: "Bearer"},
+		{name: "a proxy's HTML 502", fault: e2eFault(refreshtest.HTMLFault(502)), wantCode: "other", status: 502},
+		{name: "truncated JSON", fault: e2eFault(refreshtest.TruncatedJSONFault()), wantCode: "other", status: 200},
+		{name: "a closed connection", fault: e2eFault(refreshtest.CloseConnectionFault()), wantCode: "other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,7 +219,23 @@ func TestE2EQuirksAndFaults(t *testing.T) {
 				srv.FailNext(1, *tt.fault)
 			}
 			tok, err := c.Refresh(t.Context(), rt)
-			tt.check(t, tok, err)
+			if got := e2eCode(err); got != tt.wantCode {
+				t.Fatalf("Refresh = %v, %v; want code %q", tok, err, tt.wantCode)
+			}
+			if err == nil && (tok.TokenType != tt.wantType || !tok.ExpiresAt.Equal(clock.Now().Add(time.Hour))) {
+				t.Errorf("Tokens = %v, want type %q, expiring in an hour", tok, tt.wantType)
+			}
+			var oe *refresh.OAuthError
+			var re *refresh.ResponseError
+			status := 0
+			if errors.As(err, &oe) {
+				status = oe.StatusCode
+			} else if errors.As(err, &re) {
+				status = re.StatusCode
+			}
+			if status != tt.status {
+				t.Errorf("error = %v: status %d, want %d", err, status, tt.status)
+			}
 		})
 	}
 }
@@ -298,7 +256,11 @@ func TestE2ETransport(t *testing.T) {
 	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: srv.IssueRefreshToken(e2eBasic.ID, "api")}, refresh.WithStore(store))
 	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
 
-	getAll := func(n int) []int {
+	// step sends n requests at once; every one must succeed, the server must
+	// have had wantRequests token requests in all, and the Store its current
+	// refresh token.
+	step := func(name string, n, wantRequests int) {
+		t.Helper()
 		codes := make([]int, n)
 		var wg sync.WaitGroup
 		for i := range n {
@@ -308,41 +270,33 @@ func TestE2ETransport(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				codes[i] = resp.StatusCode
 			})
 		}
 		wg.Wait()
-		return codes
-	}
-	e2eExpect := func(step string, codes []int, wantRequests int) {
-		t.Helper()
-		for _, code := range codes {
-			if code != 200 {
-				t.Errorf("%s: statuses %v, want all 200", step, codes)
-				break
-			}
+		if want := slices.Repeat([]int{200}, n); !slices.Equal(codes, want) {
+			t.Errorf("%s: statuses %v, want all 200", name, codes)
 		}
-		if n := len(srv.Requests()); n != wantRequests {
-			t.Errorf("%s: %d token requests in all, want %d", step, n, wantRequests)
+		if got := len(srv.Requests()); got != wantRequests {
+			t.Errorf("%s: %d token requests in all, want %d", name, got, wantRequests)
 		}
-		saved, err := store.Load(t.Context())
-		if err != nil || saved == nil || srv.State(saved.RefreshToken) != refreshtest.Active {
-			t.Errorf("%s: the Store does not hold the server's current refresh token", step)
+		if saved, err := store.Load(t.Context()); err != nil || saved == nil || srv.State(saved.RefreshToken) != refreshtest.Active {
+			t.Errorf("%s: the Store does not hold the server's current refresh token", name)
 		}
 	}
 
-	e2eExpect("first use", getAll(1), 1)
+	step("first use", 1, 1)
 	clock.Advance(time.Hour) // expired at the server only
-	e2eExpect("after expiry", getAll(8), 2)
+	step("after expiry", 8, 2)
 	cur, err := src.Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Revoke(cur.AccessToken)
 	own.Advance(10 * time.Second)
-	e2eExpect("after revocation", getAll(8), 3)
+	step("after revocation", 8, 3)
 }
 
 // TestE2ESharedGrant: two Sources of one grant (two replicas). Without a shared

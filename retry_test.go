@@ -1,10 +1,9 @@
 package refresh_test
 
-// Tests of the retry policy (retry.go): the policies as functions, the retry
-// loop of Client.Refresh in a testing/synctest bubble (fake time, so waits cost
-// nothing and are exact), and the classification of "not sent" over real
-// loopback sockets. Every top-level name here starts with "retry" or
-// "TestRetry"/"ExampleRetry".
+// Tests of the retry policy (retry.go) and of the attempt loop of
+// Client.Refresh: the policies as functions, the loop in a testing/synctest
+// bubble (fake time, so waits cost nothing and are exact), and the "not sent"
+// classification over real loopback sockets.
 
 import (
 	"context"
@@ -31,38 +30,35 @@ import (
 	"github.com/tokenrefresh/refresh"
 )
 
-// retryRoundTripFunc is an http.RoundTripper made of a function.
-type retryRoundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f retryRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// retryAnswer is one scripted answer: an error, or a response.
+// retryAnswer is one scripted answer: an error, or a response whose body fails
+// with bodyErr after body.
 type retryAnswer struct {
 	err     error
 	status  int
 	header  http.Header
 	body    string
-	bodyErr error // the body fails with this after body
+	bodyErr error
 }
 
+var retryJSON = http.Header{"Content-Type": {"application/json"}}
+
 // retryOK is a token response.
-var retryOK = retryAnswer{status: 200, header: http.Header{"Content-Type": {"application/json"}},
-	body: `{"access_token":"at-1","token_type":"Bearer","refresh_token":"rt-1"}`}
+var retryOK = retryAnswer{status: 200, header: retryJSON, body: `{"access_token":"at-1","token_type":"Bearer","refresh_token":"rt-1"}`}
 
 func retryStatus(status int, header http.Header, body string) retryAnswer {
 	return retryAnswer{status: status, header: header, body: body}
 }
 
-// retryBody is a response body that records whether it was closed and can fail
-// after its content.
+// retryBody is a response body that counts its Close calls and can fail after
+// its content.
 type retryBody struct {
-	r      io.Reader
+	io.Reader
 	err    error
 	closed *atomic.Int32
 }
 
 func (b *retryBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
+	n, err := b.Reader.Read(p)
 	if err == io.EOF && b.err != nil {
 		err = b.err
 	}
@@ -72,7 +68,7 @@ func (b *retryBody) Read(p []byte) (int, error) {
 func (b *retryBody) Close() error { b.closed.Add(1); return nil }
 
 // retryScript is a token endpoint that answers the n-th request with
-// answers[n-1] (the last one again after the end) and records what it got.
+// answers[n-1] (the last one again after the end) and records the bodies.
 type retryScript struct {
 	answers []retryAnswer
 	mu      sync.Mutex
@@ -82,7 +78,6 @@ type retryScript struct {
 
 func (s *retryScript) RoundTrip(req *http.Request) (*http.Response, error) {
 	b, _ := io.ReadAll(req.Body)
-	req.Body.Close()
 	s.mu.Lock()
 	s.bodies = append(s.bodies, string(b))
 	a := s.answers[min(len(s.bodies), len(s.answers))-1]
@@ -90,12 +85,8 @@ func (s *retryScript) RoundTrip(req *http.Request) (*http.Response, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	h := a.header
-	if h == nil {
-		h = http.Header{}
-	}
-	return &http.Response{StatusCode: a.status, Header: h.Clone(), ContentLength: -1, Request: req,
-		Body: &retryBody{r: strings.NewReader(a.body), err: a.bodyErr, closed: &s.closed}}, nil
+	return &http.Response{StatusCode: a.status, Header: a.header.Clone(), ContentLength: -1, Request: req,
+		Body: &retryBody{strings.NewReader(a.body), a.bodyErr, &s.closed}}, nil
 }
 
 func (s *retryScript) requests() []string {
@@ -209,187 +200,75 @@ func TestRetryDefaultBackoffGrowsWithJitter(t *testing.T) {
 func TestRetryLoop(t *testing.T) {
 	ra := func(v string) http.Header { return http.Header{"Retry-After": {v}} }
 	busy := retryStatus(503, nil, "busy")
-	zero := func(refresh.RetryAttempt) time.Duration { return 0 }
+	cut := retryAnswer{status: 200, header: retryJSON, body: `{"access_token":"at-1",`, bodyErr: io.ErrUnexpectedEOF}
+	invalidGrant := retryStatus(400, retryJSON, `{"error":"invalid_grant"}`)
+	backoff := func(d time.Duration) func(refresh.RetryAttempt) time.Duration {
+		return func(refresh.RetryAttempt) time.Duration { return d }
+	}
 	tests := []struct {
-		name         string
-		answers      []retryAnswer
-		setup        func(c *refresh.Client)
-		ctx          func(context.Context) (context.Context, context.CancelFunc)
-		wantRequests int
-		wantOK       bool
-		check        func(t *testing.T, err error)
+		name     string
+		answers  []retryAnswer
+		setup    func(c *refresh.Client)
+		ctx      func(context.Context) (context.Context, context.CancelFunc)
+		requests int
+		ok       bool
+		reason   refresh.RetryReason // the *RetryError's; "" when there must be none
+		waits    []time.Duration     // the RetryError's waits, when not nil
+		status   int                 // the *ResponseError's in the chain, when not 0
+		is       error               // what errors.Is must find, when not nil
 	}{
-		{
-			name: "a 503 and then tokens: the tokens, after two requests", answers: []retryAnswer{busy, retryOK},
-			wantRequests: 2, wantOK: true,
-		},
-		{
-			name: "connection refused twice and then tokens", answers: []retryAnswer{{err: retryDialRefused}, {err: retryDialRefused}, retryOK},
-			wantRequests: 3, wantOK: true,
-		},
-		{
-			name: "a persistent 503: three attempts, two waits, the last 503 inside a RetryError", answers: []retryAnswer{busy},
-			wantRequests: 3,
-			check: func(t *testing.T, err error) {
-				var re *refresh.RetryError
-				var rse *refresh.ResponseError
-				if !errors.As(err, &re) || !errors.As(err, &rse) || rse.StatusCode != 503 {
-					t.Fatalf("error = %v, want a *RetryError wrapping a 503 *ResponseError", err)
-				}
-				if re.Attempts != 3 || len(re.Waits) != 2 || re.Reason != refresh.RetryStopAttemptLimit {
-					t.Errorf("RetryError = %d attempts, waits %v, reason %q; want 3, two waits, attempt limit", re.Attempts, re.Waits, re.Reason)
-				}
-			},
-		},
-		{
-			name: "429 with Retry-After in seconds waits that long", answers: []retryAnswer{retryStatus(429, ra("3"), "slow down")},
-			setup:        func(c *refresh.Client) { c.MaxAttempts, c.Backoff = 2, zero },
-			wantRequests: 2,
-			check:        retryWantWaits(3 * time.Second),
-		},
-		{
-			name:         "503 with Retry-After as an HTTP date waits until then by the Client's clock",
-			answers:      []retryAnswer{retryStatus(503, ra(t0.Add(5*time.Second).Format(http.TimeFormat)), "")},
-			setup:        func(c *refresh.Client) { c.MaxAttempts, c.Backoff = 2, zero },
-			wantRequests: 2,
-			check:        retryWantWaits(5 * time.Second),
-		},
-		{
-			name: "a Retry-After shorter than the backoff waits the backoff", answers: []retryAnswer{retryStatus(429, ra("1"), "")},
-			setup: func(c *refresh.Client) {
-				c.MaxAttempts, c.Backoff = 2, func(refresh.RetryAttempt) time.Duration { return 2 * time.Second }
-			},
-			wantRequests: 2,
-			check:        retryWantWaits(2 * time.Second),
-		},
-		{
-			name: "a Retry-After beyond MaxRetryWait ends at once with the plain error", answers: []retryAnswer{retryStatus(429, ra("3600"), "")},
-			wantRequests: 1,
-			check: func(t *testing.T, err error) {
-				var rse *refresh.ResponseError
-				if !errors.As(err, &rse) || rse.RetryAfter != time.Hour || retryAttempts(err) != 1 {
-					t.Errorf("error = %v, want the 429 *ResponseError itself, with RetryAfter 1h", err)
-				}
-				if errors.As(err, new(*refresh.RetryError)) {
-					t.Errorf("error = %v: a RetryError after one attempt", err)
-				}
-			},
-		},
-		{
-			name: "a Retry-After of centuries ends at once too", answers: []retryAnswer{retryStatus(503, ra("9999999999999"), "")},
-			wantRequests: 1,
-		},
-		{
-			name: "a Backoff of centuries after a first wait ends the retries", answers: []retryAnswer{busy},
+		{name: "a 503 and then tokens", answers: []retryAnswer{busy, retryOK}, requests: 2, ok: true},
+		{name: "connection refused twice and then tokens", answers: []retryAnswer{{err: retryDialRefused}, {err: retryDialRefused}, retryOK}, requests: 3, ok: true},
+		{name: "a persistent 503 stops at MaxAttempts", answers: []retryAnswer{busy}, requests: 3, reason: refresh.RetryStopAttemptLimit, status: 503},
+		{name: "429 with Retry-After in seconds waits that long", answers: []retryAnswer{retryStatus(429, ra("3"), "")},
+			setup:    func(c *refresh.Client) { c.MaxAttempts, c.Backoff = 2, backoff(0) },
+			requests: 2, reason: refresh.RetryStopAttemptLimit, waits: []time.Duration{3 * time.Second}},
+		{name: "503 with Retry-After as an HTTP date waits until then by the Client's clock",
+			answers:  []retryAnswer{retryStatus(503, ra(t0.Add(5*time.Second).Format(http.TimeFormat)), "")},
+			setup:    func(c *refresh.Client) { c.MaxAttempts, c.Backoff = 2, backoff(0) },
+			requests: 2, reason: refresh.RetryStopAttemptLimit, waits: []time.Duration{5 * time.Second}},
+		{name: "a Retry-After shorter than the backoff waits the backoff", answers: []retryAnswer{retryStatus(429, ra("1"), "")},
+			setup:    func(c *refresh.Client) { c.MaxAttempts, c.Backoff = 2, backoff(2*time.Second) },
+			requests: 2, reason: refresh.RetryStopAttemptLimit, waits: []time.Duration{2 * time.Second}},
+		{name: "a Retry-After beyond MaxRetryWait ends at once with the plain error", answers: []retryAnswer{retryStatus(429, ra("3600"), "")},
+			requests: 1, status: 429},
+		{name: "a Retry-After of centuries ends at once too", answers: []retryAnswer{retryStatus(503, ra("9999999999999"), "")}, requests: 1},
+		{name: "a Backoff of centuries after a first wait ends the retries", answers: []retryAnswer{busy},
 			setup: func(c *refresh.Client) {
 				c.Backoff = func(a refresh.RetryAttempt) time.Duration {
-					if a.Attempt == 1 {
-						return time.Second
-					}
-					return math.MaxInt64
+					return map[bool]time.Duration{true: time.Second, false: math.MaxInt64}[a.Attempt == 1]
 				}
 			},
-			wantRequests: 2,
-			check:        retryWantReason(2, refresh.RetryStopWaitLimit),
-		},
-		{
-			name: "the waits stop at MaxRetryWait", answers: []retryAnswer{busy},
+			requests: 2, reason: refresh.RetryStopWaitLimit},
+		{name: "the waits stop at MaxRetryWait", answers: []retryAnswer{busy},
 			setup: func(c *refresh.Client) {
-				c.MaxAttempts, c.MaxRetryWait = 10, time.Second
-				c.Backoff = func(refresh.RetryAttempt) time.Duration { return 600 * time.Millisecond }
+				c.MaxAttempts, c.MaxRetryWait, c.Backoff = 10, time.Second, backoff(600*time.Millisecond)
 			},
-			wantRequests: 2,
-			check:        retryWantReason(2, refresh.RetryStopWaitLimit),
-		},
-		{
-			name: "no wait runs past ctx's deadline", answers: []retryAnswer{busy},
-			setup: func(c *refresh.Client) {
-				c.Backoff = func(refresh.RetryAttempt) time.Duration { return time.Second }
-			},
+			requests: 2, reason: refresh.RetryStopWaitLimit},
+		{name: "no wait runs past ctx's deadline", answers: []retryAnswer{busy}, setup: func(c *refresh.Client) { c.Backoff = backoff(time.Second) },
 			ctx: func(p context.Context) (context.Context, context.CancelFunc) {
 				return context.WithTimeout(p, 1500*time.Millisecond)
 			},
-			wantRequests: 2,
-			check:        retryWantReason(2, refresh.RetryStopDeadline),
-		},
-		{
-			name: "ctx cancelled during a wait: a RetryError that matches context.Canceled and the last error", answers: []retryAnswer{busy},
-			setup: func(c *refresh.Client) {
-				c.MaxRetryWait = time.Hour
-				c.Backoff = func(refresh.RetryAttempt) time.Duration { return time.Minute }
-			},
+			requests: 2, reason: refresh.RetryStopDeadline},
+		{name: "ctx cancelled during a wait: a RetryError that is context.Canceled and holds the last error", answers: []retryAnswer{busy},
+			setup: func(c *refresh.Client) { c.MaxRetryWait, c.Backoff = time.Hour, backoff(time.Minute) },
 			ctx: func(p context.Context) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(p)
 				time.AfterFunc(time.Second, cancel)
 				return ctx, cancel
 			},
-			wantRequests: 1,
-			check: func(t *testing.T, err error) {
-				var re *refresh.RetryError
-				if !errors.As(err, &re) || !errors.Is(err, context.Canceled) || !errors.As(err, new(*refresh.ResponseError)) {
-					t.Fatalf("error = %v, want a *RetryError matching context.Canceled and a *ResponseError", err)
-				}
-				if re.Reason != refresh.RetryStopContextDone || re.Attempts != 1 || len(re.Waits) != 1 {
-					t.Errorf("RetryError = %+v, want 1 attempt, 1 wait, context done", *re)
-				}
-			},
-		},
-		{
-			name: "invalid_grant is never retried", answers: []retryAnswer{retryStatus(400, http.Header{"Content-Type": {"application/json"}}, `{"error":"invalid_grant"}`)},
-			wantRequests: 1,
-			check: func(t *testing.T, err error) {
-				if !errors.Is(err, refresh.ErrInvalidGrant) || retryAttempts(err) != 1 {
-					t.Errorf("error = %v, want invalid_grant after one attempt", err)
-				}
-			},
-		},
-		{
-			name: "invalid_grant after a retried 503 still matches ErrInvalidGrant", answers: []retryAnswer{busy, retryStatus(400, nil, `{"error":"invalid_grant"}`)},
-			wantRequests: 2,
-			check: func(t *testing.T, err error) {
-				if !errors.Is(err, refresh.ErrInvalidGrant) {
-					t.Errorf("error = %v, want a match for ErrInvalidGrant", err)
-				}
-				retryWantReason(2, refresh.RetryStopNotRetryable)(t, err)
-			},
-		},
-		{
-			name: "an unknown transport's error is not taken as unsent", answers: []retryAnswer{{err: io.EOF}, retryOK},
-			wantRequests: 1,
-		},
-		{
-			name: "RetryAmbiguous retries an unknown transport's error", answers: []retryAnswer{{err: io.EOF}, retryOK},
-			setup:        func(c *refresh.Client) { c.CheckRetry = refresh.RetryAmbiguous },
-			wantRequests: 2, wantOK: true,
-		},
-		{
-			name:         "the default does not retry a body cut short, RetryAmbiguous does",
-			answers:      []retryAnswer{{status: 200, header: http.Header{"Content-Type": {"application/json"}}, body: `{"access_token":"at-1",`, bodyErr: io.ErrUnexpectedEOF}, retryOK},
-			wantRequests: 1,
-		},
-		{
-			name:         "RetryAmbiguous retries a body cut short",
-			answers:      []retryAnswer{{status: 200, header: http.Header{"Content-Type": {"application/json"}}, body: `{"access_token":"at-1",`, bodyErr: io.ErrUnexpectedEOF}, retryOK},
-			setup:        func(c *refresh.Client) { c.CheckRetry = refresh.RetryAmbiguous },
-			wantRequests: 2, wantOK: true,
-		},
-		{
-			name: "MaxAttempts 1 turns retries off", answers: []retryAnswer{busy, retryOK},
-			setup:        func(c *refresh.Client) { c.MaxAttempts = 1 },
-			wantRequests: 1,
-		},
-		{
-			name: "a negative MaxAttempts is a ConfigError", answers: []retryAnswer{retryOK},
-			setup:        func(c *refresh.Client) { c.MaxAttempts = -1 },
-			wantRequests: 0,
-			check:        func(t *testing.T, err error) { retryWantConfig(t, err, "MaxAttempts") },
-		},
-		{
-			name: "a negative MaxRetryWait is a ConfigError", answers: []retryAnswer{retryOK},
-			setup:        func(c *refresh.Client) { c.MaxRetryWait = -time.Second },
-			wantRequests: 0,
-			check:        func(t *testing.T, err error) { retryWantConfig(t, err, "MaxRetryWait") },
-		},
+			requests: 1, reason: refresh.RetryStopContextDone, status: 503, is: context.Canceled},
+		{name: "invalid_grant is never retried", answers: []retryAnswer{invalidGrant}, requests: 1, is: refresh.ErrInvalidGrant},
+		{name: "invalid_grant after a retried 503 is still ErrInvalidGrant", answers: []retryAnswer{busy, invalidGrant},
+			requests: 2, reason: refresh.RetryStopNotRetryable, is: refresh.ErrInvalidGrant},
+		{name: "an unknown transport's error is not taken as unsent", answers: []retryAnswer{{err: io.EOF}, retryOK}, requests: 1, is: io.EOF},
+		{name: "RetryAmbiguous retries an unknown transport's error", answers: []retryAnswer{{err: io.EOF}, retryOK},
+			setup: func(c *refresh.Client) { c.CheckRetry = refresh.RetryAmbiguous }, requests: 2, ok: true},
+		{name: "the default does not retry a body cut short", answers: []retryAnswer{cut, retryOK}, requests: 1, status: 200},
+		{name: "RetryAmbiguous retries a body cut short", answers: []retryAnswer{cut, retryOK},
+			setup: func(c *refresh.Client) { c.CheckRetry = refresh.RetryAmbiguous }, requests: 2, ok: true},
+		{name: "MaxAttempts 1 turns retries off", answers: []retryAnswer{busy, retryOK},
+			setup: func(c *refresh.Client) { c.MaxAttempts = 1 }, requests: 1, status: 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,73 +284,51 @@ func TestRetryLoop(t *testing.T) {
 				}
 				defer cancel()
 				tok, err := c.Refresh(ctx, "rt-0")
-				if tt.wantOK {
-					if err != nil || tok.AccessToken != "at-1" {
-						t.Fatalf("Refresh = %v, %v; want at-1", tok, err)
-					}
-				} else if err == nil {
-					t.Fatalf("Refresh succeeded, want an error")
+				if tt.ok != (err == nil) || tt.ok && tok.AccessToken != "at-1" {
+					t.Fatalf("Refresh = %v, %v; want success %t", tok, err, tt.ok)
 				}
-				if tt.check != nil {
-					tt.check(t, err)
+				var re *refresh.RetryError
+				switch isRetry := errors.As(err, &re); {
+				case isRetry != (tt.reason != ""):
+					t.Errorf("error = %v; want a *RetryError: %t", err, tt.reason != "")
+				case isRetry:
+					waits := tt.requests - 1
+					if tt.reason == refresh.RetryStopContextDone {
+						waits = tt.requests
+					}
+					if re.Reason != tt.reason || re.Attempts != tt.requests || len(re.Waits) != waits {
+						t.Errorf("RetryError: %d attempts, waits %v, reason %q; want %d, %d waits, %q", re.Attempts, re.Waits, re.Reason, tt.requests, waits, tt.reason)
+					}
+					if diff := cmp.Diff(tt.waits, re.Waits); tt.waits != nil && diff != "" {
+						t.Errorf("Waits (-want +got):\n%s", diff)
+					}
+				}
+				var rse *refresh.ResponseError
+				if tt.status != 0 && (!errors.As(err, &rse) || rse.StatusCode != tt.status) {
+					t.Errorf("error = %v, want a *ResponseError with status %d", err, tt.status)
+				}
+				if tt.is != nil && !errors.Is(err, tt.is) {
+					t.Errorf("error = %v, want one that is %v", err, tt.is)
 				}
 				reqs := s.requests()
-				if len(reqs) != tt.wantRequests {
-					t.Fatalf("%d requests, want %d: %q", len(reqs), tt.wantRequests, reqs)
+				if len(reqs) != tt.requests {
+					t.Fatalf("%d requests, want %d: %q", len(reqs), tt.requests, reqs)
 				}
-				// Each attempt is built anew: its own client authentication.
+				answered := int32(0)
 				for i, body := range reqs {
+					// Each attempt is built anew: its own client authentication.
 					if want := fmt.Sprintf("client_assertion=jti-%d", i+1); !strings.Contains(body, want) {
 						t.Errorf("request %d = %q, want a fresh %s", i+1, body, want)
 					}
-				}
-				// Every response body is closed, the discarded ones included.
-				var answered int32
-				for i := range reqs {
 					if tt.answers[min(i, len(tt.answers)-1)].err == nil {
 						answered++
 					}
 				}
 				if got := s.closed.Load(); got != answered {
-					t.Errorf("%d response bodies closed, want %d", got, answered)
+					t.Errorf("%d response bodies closed, want %d: every one, the discarded ones included", got, answered)
 				}
 			})
 		})
-	}
-}
-
-func retryWantWaits(want ...time.Duration) func(*testing.T, error) {
-	return func(t *testing.T, err error) {
-		t.Helper()
-		var re *refresh.RetryError
-		if !errors.As(err, &re) {
-			t.Fatalf("error = %v, want a *RetryError", err)
-		}
-		if diff := cmp.Diff(want, re.Waits); diff != "" {
-			t.Errorf("Waits (-want +got):\n%s", diff)
-		}
-	}
-}
-
-func retryWantReason(attempts int, reason refresh.RetryReason) func(*testing.T, error) {
-	return func(t *testing.T, err error) {
-		t.Helper()
-		var re *refresh.RetryError
-		if !errors.As(err, &re) {
-			t.Fatalf("error = %v, want a *RetryError", err)
-		}
-		if re.Attempts != attempts || re.Reason != reason || len(re.Waits) != attempts-1 {
-			t.Errorf("RetryError = %d attempts, waits %v, reason %q; want %d attempts, %d waits, %q",
-				re.Attempts, re.Waits, re.Reason, attempts, attempts-1, reason)
-		}
-	}
-}
-
-func retryWantConfig(t *testing.T, err error, field string) {
-	t.Helper()
-	var ce *refresh.ConfigError
-	if !errors.As(err, &ce) || ce.Field != field {
-		t.Errorf("error = %v, want a *ConfigError for %s", err, field)
 	}
 }
 
@@ -515,33 +372,19 @@ func TestRetryCheckRetrySeesEachAttempt(t *testing.T) {
 // TestRetryNotSentOverRealSockets classifies real failures of an
 // *http.Transport, and of a transport whose trace hooks never run.
 func TestRetryNotSentOverRealSockets(t *testing.T) {
-	// A listener that accepts and closes at once: every TLS handshake fails.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A plain HTTP server, where every TLS handshake fails.
 	var accepted atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
+	plain := httptest.NewUnstartedServer(http.NotFoundHandler())
+	plain.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
 			accepted.Add(1)
-			conn.Close()
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-
-	// An address where nothing listens.
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
-	refused := closed.Addr().String()
-	closed.Close()
+	plain.Start()
+	defer plain.Close()
+	// An address where nothing listens.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
 
 	fast := func(refresh.RetryAttempt) time.Duration { return time.Millisecond }
 	tests := []struct {
@@ -551,10 +394,10 @@ func TestRetryNotSentOverRealSockets(t *testing.T) {
 		wantAttempts int
 		wantAccepted int32
 	}{
-		{name: "a failed TLS handshake is retried: the trace shows no connection was had", url: "https://" + ln.Addr().String() + "/token", wantAttempts: 3, wantAccepted: 3},
-		{name: "behind an unknown RoundTripper the same failure is not retried", url: "https://" + ln.Addr().String() + "/token", wrap: true, wantAttempts: 1, wantAccepted: 1},
-		{name: "connection refused is retried", url: "http://" + refused + "/token", wantAttempts: 3},
-		{name: "connection refused is retried behind an unknown RoundTripper too: the dial error says so", url: "http://" + refused + "/token", wrap: true, wantAttempts: 3},
+		{name: "a failed TLS handshake is retried: the trace shows no connection was had", url: "https://" + plain.Listener.Addr().String() + "/token", wantAttempts: 3, wantAccepted: 3},
+		{name: "behind an unknown RoundTripper the same failure is not retried", url: "https://" + plain.Listener.Addr().String() + "/token", wrap: true, wantAttempts: 1, wantAccepted: 1},
+		{name: "connection refused is retried", url: gone.URL + "/token", wantAttempts: 3},
+		{name: "connection refused is retried behind an unknown RoundTripper too: the dial error says so", url: gone.URL + "/token", wrap: true, wantAttempts: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,7 +406,7 @@ func TestRetryNotSentOverRealSockets(t *testing.T) {
 			defer tr.CloseIdleConnections()
 			var rt http.RoundTripper = tr
 			if tt.wrap {
-				rt = retryRoundTripFunc(tr.RoundTrip)
+				rt = clientRoundTripFunc(tr.RoundTrip)
 			}
 			c := &refresh.Client{TokenURL: tt.url, HTTPClient: &http.Client{Transport: rt, Timeout: time.Minute}, Backoff: fast}
 			_, err := c.Refresh(t.Context(), "rt-0")
@@ -580,49 +423,25 @@ func TestRetryNotSentOverRealSockets(t *testing.T) {
 	}
 }
 
-// TestRetryAddsNoAllocationOnSuccess compares a successful refresh with retries
-// on (the default) and off, through a RoundTripper that is not an
-// *http.Transport (so no trace is added).
-func TestRetryAddsNoAllocationOnSuccess(t *testing.T) {
-	allocs := func(maxAttempts int) float64 {
-		c := &refresh.Client{
-			TokenURL:    "https://example.com/oauth2/token",
-			Auth:        refresh.ClientSecretBasic("client-id", "client-secret"),
-			HTTPClient:  &http.Client{Transport: cannedTransport{benchBody}},
-			MaxAttempts: maxAttempts,
-		}
-		ctx := context.Background()
-		return testing.AllocsPerRun(200, func() {
-			if _, err := c.Refresh(ctx, "rt"); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	if on, off := allocs(0), allocs(1); on != off {
-		t.Errorf("a successful refresh makes %v allocations with retries on, %v with them off", on, off)
-	}
-}
-
-// TestRetryErrorText checks the text of a RetryError: counts, waits, reason and
-// the last error.
 func TestRetryErrorText(t *testing.T) {
-	err := &refresh.RetryError{
-		Attempts: 3, Waits: []time.Duration{300 * time.Millisecond, 700 * time.Millisecond},
-		Err: errors.New("refresh: last"), Reason: refresh.RetryStopAttemptLimit,
-	}
-	want := "refresh: 3 attempts (waited 300ms, 700ms; attempt limit): refresh: last"
-	if got := err.Error(); got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
-	}
-	cancelled := &refresh.RetryError{Attempts: 1, Waits: []time.Duration{time.Second}, Err: errors.New("refresh: last"), Reason: refresh.RetryStopContextDone}
-	want = "refresh: 1 attempt (waited 1s; context done): refresh: last"
-	if got := cancelled.Error(); got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
+	last := errors.New("refresh: last")
+	for _, tt := range []struct {
+		err  *refresh.RetryError
+		want string
+	}{
+		{&refresh.RetryError{Attempts: 3, Waits: []time.Duration{300 * time.Millisecond, 700 * time.Millisecond}, Err: last, Reason: refresh.RetryStopAttemptLimit},
+			"refresh: 3 attempts (waited 300ms, 700ms; attempt limit): refresh: last"},
+		{&refresh.RetryError{Attempts: 1, Waits: []time.Duration{time.Second}, Err: last, Reason: refresh.RetryStopContextDone},
+			"refresh: 1 attempt (waited 1s; context done): refresh: last"},
+	} {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
 	}
 }
 
 // The Client retries a 503 by itself; the error of a refresh that gave up says
-// how often it tried.
+// how often it tried and why it stopped, and holds the last attempt's error.
 func ExampleRetryError() {
 	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
@@ -637,50 +456,12 @@ func ExampleRetryError() {
 	var re *refresh.RetryError
 	var rse *refresh.ResponseError
 	if errors.As(err, &re) && errors.As(err, &rse) {
-		fmt.Println("attempts:", re.Attempts, "waits:", len(re.Waits), "why stopped:", re.Reason)
-		fmt.Println("last status:", rse.StatusCode)
+		fmt.Println("attempts:", re.Attempts, "waits:", len(re.Waits), "last status:", rse.StatusCode)
+		fmt.Println("stopped at the attempt limit:", re.Reason == refresh.RetryStopAttemptLimit)
 	}
 	// Output:
-	// attempts: 3 waits: 2 why stopped: attempt limit
-	// last status: 503
-}
-
-// RetryAmbiguous is for a server that accepts a refresh token again for a while
-// after rotating it: there, a refresh whose answer was lost can simply be sent
-// again.
-func ExampleRetryAmbiguous() {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			// The first answer is lost: the proxy in front answers 502.
-			http.Error(w, "bad gateway", http.StatusBadGateway)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"at-2","token_type":"Bearer","refresh_token":"rt-2"}`)
-	}))
-	defer srv.Close()
-
-	c := &refresh.Client{
-		TokenURL:   srv.URL + "/token",
-		CheckRetry: refresh.RetryAmbiguous,
-		Backoff:    func(refresh.RetryAttempt) time.Duration { return 10 * time.Millisecond }, // short, for the example
-	}
-	tok, err := c.Refresh(context.Background(), "rt-1")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println("requests:", n.Load(), "access token:", tok.AccessToken)
-
-	// The default policy does not send a token the server may have spent.
-	n.Store(0)
-	c.CheckRetry = nil
-	_, err = c.Refresh(context.Background(), "rt-1")
-	fmt.Println("requests:", n.Load(), "error is a RetryError:", errors.As(err, new(*refresh.RetryError)))
-	// Output:
-	// requests: 2 access token: at-2
-	// requests: 1 error is a RetryError: false
+	// attempts: 3 waits: 2 last status: 503
+	// stopped at the attempt limit: true
 }
 
 // TestRetrySourceHonoursRetryAfter: a Retry-After too long for the Client's
@@ -718,40 +499,6 @@ func TestRetrySourceHonoursRetryAfter(t *testing.T) {
 			})
 		})
 	}
-}
-
-// A policy of your own can wrap the default, here to see each failed attempt.
-func ExampleDefaultCheckRetry() {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			w.Header().Set("Retry-After", "0")
-			http.Error(w, "too many requests", http.StatusTooManyRequests)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"at-2","token_type":"Bearer"}`)
-	}))
-	defer srv.Close()
-
-	c := &refresh.Client{
-		TokenURL: srv.URL + "/token",
-		CheckRetry: func(ctx context.Context, a refresh.RetryAttempt) bool {
-			retry := refresh.DefaultCheckRetry(ctx, a)
-			fmt.Printf("attempt %d: HTTP %d, not sent: %v, retry: %v\n", a.Attempt, a.StatusCode, a.NotSent, retry)
-			return retry
-		},
-		Backoff: func(refresh.RetryAttempt) time.Duration { return 10 * time.Millisecond }, // short, for the example
-	}
-	tok, err := c.Refresh(context.Background(), "rt-1")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println("access token:", tok.AccessToken)
-	// Output:
-	// attempt 1: HTTP 429, not sent: false, retry: true
-	// access token: at-2
 }
 
 // TestRetryConnectionHadMeansMaybeSent: an *http.Transport replays a request
