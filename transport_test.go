@@ -21,39 +21,39 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// trT0 is the injected clock's time in these tests.
-var trT0 = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
-
-// trOldTokens are stored tokens whose access token "old" is valid for an hour
-// at trT0, so that a Source starting from them makes no request until told to.
+// trOldTokens are stored tokens whose access token "old" is valid for an hour,
+// so that a Source starting from them makes no request until told to.
 func trOldTokens() *Tokens {
-	return &Tokens{AccessToken: "old", TokenType: "Bearer", RefreshToken: "rt-0", ExpiresAt: trT0.Add(time.Hour), IssuedAt: trT0}
+	return &Tokens{AccessToken: "old", TokenType: "Bearer", RefreshToken: "rt-0", ExpiresAt: time.Now().Add(time.Hour), IssuedAt: time.Now()}
 }
 
 const trInvalidToken = `Bearer error="invalid_token", error_description="The access token expired"`
 
-// trEndpoint is a token endpoint on loopback. It issues at-1, at-2, ... valid
+// trEndpoint is an in-memory token endpoint. It issues at-1, at-2, ... valid
 // for an hour, and counts its requests.
 type trEndpoint struct {
-	TokenType   string // token_type sent; "" means "Bearer"
-	AccessToken string // the access token issued every time; "" means at-<n>
-	Fail        bool   // answer every request with 400 invalid_grant
+	TokenType   string        // token_type sent; "" means "Bearer"
+	AccessToken string        // the access token issued every time; "" means at-<n>
+	Fail        bool          // answer every request with 400 invalid_grant
+	gate        chan struct{} // if set, each answer waits until it is closed
 
 	hits atomic.Int32
 }
 
-// trSource starts e and returns a Source over it, starting from initial, whose
-// Client's clock stands at trT0.
-func trSource(t *testing.T, e *trEndpoint, initial *Tokens) *Source {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// source returns a Source over e, starting from initial.
+func (e *trEndpoint) source(initial *Tokens) *Source { return NewSource(e.client(), initial) }
+
+// client returns a Client for e.
+func (e *trEndpoint) client() *Client {
+	rt := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		n := e.hits.Add(1)
 		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		if e.Fail {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":"invalid_grant","error_description":"refresh token revoked"}`)
-			return
+		r.Body.Close()
+		if e.gate != nil {
+			<-e.gate
+		}
+		if err := r.Context().Err(); err != nil {
+			return nil, err // the refresh was cancelled
 		}
 		tokenType, accessToken := e.TokenType, e.AccessToken
 		if tokenType == "" {
@@ -62,10 +62,13 @@ func trSource(t *testing.T, e *trEndpoint, initial *Tokens) *Source {
 		if accessToken == "" {
 			accessToken = fmt.Sprintf("at-%d", n)
 		}
-		fmt.Fprintf(w, `{"access_token":%q,"token_type":%q,"expires_in":3600,"refresh_token":"rt-%d"}`, accessToken, tokenType, n)
-	}))
-	t.Cleanup(srv.Close)
-	return NewSource(&Client{TokenURL: srv.URL + "/token", HTTPClient: srv.Client(), Now: func() time.Time { return trT0 }}, initial)
+		status, body := 200, fmt.Sprintf(`{"access_token":%q,"token_type":%q,"expires_in":3600,"refresh_token":"rt-%d"}`, accessToken, tokenType, n)
+		if e.Fail {
+			status, body = 400, `{"error":"invalid_grant","error_description":"refresh token revoked"}`
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})
+	return &Client{TokenURL: "https://auth.example/token", HTTPClient: &http.Client{Transport: rt}}
 }
 
 // trSeen is one request as a test resource server saw it.
@@ -298,7 +301,7 @@ func TestTransportSetsTheAuthorizationHeader(t *testing.T) {
 		want        string
 	}{
 		{name: "a token type bearer from the token endpoint is sent as Bearer", initial: fromEndpoint(), tokenType: "bearer", want: "Bearer at-1"},
-		{name: "a stored token without a token type is sent as Bearer", initial: &Tokens{AccessToken: "stored", RefreshToken: "rt-0", ExpiresAt: trT0.Add(time.Hour)}, want: "Bearer stored"},
+		{name: "a stored token without a token type is sent as Bearer", initial: &Tokens{AccessToken: "stored", RefreshToken: "rt-0", ExpiresAt: time.Now().Add(time.Hour)}, want: "Bearer stored"},
 		{name: "a stored token of type bEaReR is sent as Bearer", initial: &Tokens{AccessToken: "stored", TokenType: "bEaReR"}, want: "Bearer stored"},
 		{name: "an odd token type (eBay's) is sent as Bearer", initial: fromEndpoint(), tokenType: "User Access Token", want: "Bearer at-1"},
 		{name: "an Authorization the caller set is replaced, not added to", initial: trOldTokens(), callerAuthz: "Basic dXNlcjpwYXNz", want: "Bearer old"},
@@ -309,7 +312,7 @@ func TestTransportSetsTheAuthorizationHeader(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, log := trAPI(t, trReply{Status: http.StatusOK}, trReply{Status: http.StatusOK})
-			tr := &Transport{Source: trSource(t, &trEndpoint{TokenType: tt.tokenType}, tt.initial), Base: trBase(t)}
+			tr := &Transport{Source: (&trEndpoint{TokenType: tt.tokenType}).source(tt.initial), Base: trBase(t)}
 			if tt.appending {
 				inner := tr.Base
 				tr.Base = trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -388,7 +391,7 @@ func TestTransportRefreshesAndReplaysOnceAfter401(t *testing.T) {
 				e = &trEndpoint{}
 			}
 			srv, log := trAPI(t, tt.old, tt.fresh)
-			tr := &Transport{Source: trSource(t, e, trOldTokens()), Base: trBase(t)}
+			tr := &Transport{Source: e.source(trOldTokens()), Base: trBase(t)}
 			body := tt.body
 			if body == "" {
 				body = "order=42"
@@ -433,7 +436,7 @@ func TestTransportRefreshesAndReplaysOnceAfter401(t *testing.T) {
 func TestTransportInvalidatesATokenItCannotReplayWith(t *testing.T) {
 	e := &trEndpoint{}
 	srv, log := trAPI(t, trReply{Status: 401, Challenges: []string{trInvalidToken}}, trReply{Status: 200})
-	tr := &Transport{Source: trSource(t, e, trOldTokens()), Base: trBase(t)}
+	tr := &Transport{Source: e.source(trOldTokens()), Base: trBase(t)}
 	req, _ := trBodyRequest(t, t.Context(), srv.URL+"/upload", "streamed bytes", trNoGetBody)
 	if resp, _, err := trRoundTrip(t, tr, req); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("RoundTrip = %v, %v; want the 401", resp, err)
@@ -455,7 +458,7 @@ func TestTransportInvalidatesATokenItCannotReplayWith(t *testing.T) {
 
 func TestTransportReplaysWithATokenAnotherCallerRefreshed(t *testing.T) {
 	e := &trEndpoint{}
-	src := trSource(t, e, trOldTokens())
+	src := e.source(trOldTokens())
 	var once sync.Once
 	srv, log := trServer(t, func(w http.ResponseWriter, r *http.Request, s trSeen) {
 		if s.Authorization == "Bearer old" {
@@ -503,7 +506,7 @@ func TestTransportManyRequestsRejectedTogetherCauseOneRefresh(t *testing.T) {
 			w.WriteHeader(401)
 		}
 	})
-	hc := &http.Client{Transport: &Transport{Source: trSource(t, e, trOldTokens()), Base: trBase(t)}}
+	hc := &http.Client{Transport: &Transport{Source: e.source(trOldTokens()), Base: trBase(t)}}
 
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
@@ -587,7 +590,7 @@ func TestTransportSendsTheTokenOnlyToTheOriginalOrigin(t *testing.T) {
 				}
 				return resp, nil
 			})
-			hc := &http.Client{Transport: &Transport{Source: trSource(t, &trEndpoint{}, trOldTokens()), Base: base}}
+			hc := &http.Client{Transport: &Transport{Source: (&trEndpoint{}).source(trOldTokens()), Base: base}}
 			req, err := http.NewRequestWithContext(t.Context(), method, tt.hops[0], strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
@@ -662,9 +665,14 @@ func (a *trMemAPI) authorizations() []string {
 // response body are closed once, and an error comes only without a response.
 func TestTransportRoundTripContract(t *testing.T) {
 	source := func(e *trEndpoint, initial *Tokens) func(t *testing.T) *Source {
-		return func(t *testing.T) *Source { return trSource(t, e, initial) }
+		return func(t *testing.T) *Source { return e.source(initial) }
 	}
 	failing := source(&trEndpoint{Fail: true}, &Tokens{RefreshToken: "rt-0"})
+	held := func(t *testing.T) *Source { // its refresh waits for the test's end
+		e := &trEndpoint{gate: make(chan struct{})}
+		t.Cleanup(func() { close(e.gate) })
+		return e.source(&Tokens{RefreshToken: "rt-0"})
+	}
 	configError := func(field string) func(error) bool {
 		return func(err error) bool {
 			var ce *ConfigError
@@ -676,6 +684,7 @@ func TestTransportRoundTripContract(t *testing.T) {
 		src      func(t *testing.T) *Source // nil: a Transport without a Source
 		failFrom int                        // the base transport fails from this round trip on
 		hop      bool                       // the request is a redirect hop from another host
+		cancel   bool                       // the request's context is cancelled
 		wantErr  func(error) bool           // nil: want a response
 		wantSeen []string                   // the Authorization of each base round trip
 		wantGets int32
@@ -684,6 +693,7 @@ func TestTransportRoundTripContract(t *testing.T) {
 		{name: "a 401 replayed", src: source(&trEndpoint{}, trOldTokens()), wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
 		{name: "a Source that cannot get a token: its error and nothing sent", src: failing, wantErr: func(err error) bool { return errors.Is(err, ErrInvalidGrant) }},
 		{name: "a DPoP token: a ConfigError and nothing sent, since Transport makes no proof", src: source(&trEndpoint{TokenType: "DPoP"}, &Tokens{RefreshToken: "rt-0"}), wantErr: configError("TokenType")},
+		{name: "a request cancelled while its token is refreshed: its error and nothing sent", src: held, cancel: true, wantErr: func(err error) bool { return errors.Is(err, context.Canceled) }},
 		{name: "a nil Source: a ConfigError", wantErr: configError("Transport.Source")},
 		{name: "a base transport that fails: its error", src: source(&trEndpoint{}, trOldTokens()), failFrom: 1, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old"}},
 		{name: "a replay that fails in the base transport: its error", src: source(&trEndpoint{}, trOldTokens()), failFrom: 2, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
@@ -696,7 +706,12 @@ func TestTransportRoundTripContract(t *testing.T) {
 			if tt.src != nil {
 				tr.Source = tt.src(t)
 			}
-			req, bodies := trBodyRequest(t, t.Context(), "https://api.example/v1/orders", "payload", trCopies)
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.cancel {
+				cancel()
+			}
+			defer cancel()
+			req, bodies := trBodyRequest(t, ctx, "https://api.example/v1/orders", "payload", trCopies)
 			if tt.hop {
 				first, err := http.NewRequest(http.MethodPost, "https://origin.example/start", nil)
 				if err != nil {
@@ -755,9 +770,7 @@ func TestTransportDrainsA401BodyOnlyWhileItFlows(t *testing.T) {
 					}
 					return resp, err
 				})
-				stub := &trTokenStub{gate: make(chan struct{})}
-				close(stub.gate)
-				tr := &Transport{Source: NewSource(stub.client(), trOldTokens()), Base: base}
+				tr := &Transport{Source: (&trEndpoint{}).source(trOldTokens()), Base: base}
 				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://api.example/v1/items", nil)
 				if err != nil {
 					t.Fatal(err)
@@ -792,7 +805,7 @@ func TestTransportDoesNotWaitForAStalled401BodyFromAServer(t *testing.T) {
 			stalledTooLong.Store(true)
 		}
 	})
-	tr := &Transport{Source: trSource(t, &trEndpoint{}, trOldTokens()), Base: trBase(t)}
+	tr := &Transport{Source: (&trEndpoint{}).source(trOldTokens()), Base: trBase(t)}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/items", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -803,34 +816,6 @@ func TestTransportDoesNotWaitForAStalled401BodyFromAServer(t *testing.T) {
 	if stalledTooLong.Load() {
 		t.Error("the replay went out only after the server gave up on its stalled 401 body")
 	}
-}
-
-// trTokenStub is an in-memory token endpoint for a Client, for tests inside a
-// synctest bubble: it issues at-1, at-2, ... once gate is closed.
-type trTokenStub struct {
-	gate chan struct{}
-	hits atomic.Int32
-}
-
-func (s *trTokenStub) client() *Client {
-	rt := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
-		n := s.hits.Add(1)
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-		<-s.gate
-		if err := r.Context().Err(); err != nil {
-			return nil, err // the refresh was cancelled
-		}
-		body := fmt.Sprintf(`{"access_token":"at-%d","token_type":"Bearer","expires_in":3600}`, n)
-		return &http.Response{
-			StatusCode:    200,
-			Header:        http.Header{"Content-Type": {"application/json"}},
-			Body:          io.NopCloser(strings.NewReader(body)),
-			ContentLength: int64(len(body)),
-			Request:       r,
-		}, nil
-	})
-	return &Client{TokenURL: "https://auth.example/token", HTTPClient: &http.Client{Transport: rt}}
 }
 
 type trResult struct {
@@ -848,67 +833,13 @@ func trGo(tr *Transport, req *http.Request) <-chan trResult {
 	return c
 }
 
-func TestTransportCancelledRequestDoesNotCancelTheRefresh(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		stub := &trTokenStub{gate: make(chan struct{})}
-		api := &trMemAPI{}
-		tr := &Transport{Source: NewSource(stub.client(), &Tokens{RefreshToken: "rt-0"}), Base: api}
-
-		// The first request waits for the refresh it started, then is cancelled.
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		req, bodies := trBodyRequest(t, ctx, "https://api.example/v1/orders", "payload", trCopies)
-		cancelled := trGo(tr, req)
-		synctest.Wait()
-		// A second request waits for the same refresh.
-		get, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://api.example/v1/items", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		other := trGo(tr, get)
-		synctest.Wait()
-
-		cancel()
-		synctest.Wait()
-		select {
-		case r := <-cancelled:
-			if r.resp != nil || !errors.Is(r.err, context.Canceled) {
-				t.Errorf("cancelled RoundTrip = %v, %v; want no response and an error wrapping context.Canceled", r.resp, r.err)
-			}
-			bodies.check(t, 0)
-		default:
-			t.Fatal("RoundTrip still blocked after its request's context was cancelled")
-		}
-		select {
-		case r := <-other:
-			t.Fatalf("the other request returned before the refresh: %v, %v", r.resp, r.err)
-		default:
-		}
-
-		close(stub.gate)
-		synctest.Wait()
-		r := <-other
-		if r.err != nil || r.resp.StatusCode != 200 {
-			t.Fatalf("the other request = %v, %v; want 200", r.resp, r.err)
-		}
-		r.resp.Body.Close()
-		if n := stub.hits.Load(); n != 1 {
-			t.Errorf("token requests = %d, want 1", n)
-		}
-		if diff := cmp.Diff([]string{"Bearer at-1"}, api.authorizations()); diff != "" {
-			t.Errorf("Authorization of the requests the resource saw (-want +got):\n%s", diff)
-		}
-	})
-}
-
 // A Store save retry that is in flight when a 401 comes back republishes the
 // token it started with, and so undoes Invalidate: the Transport then sees the
 // same token, returns the 401 and makes no refresh, and later requests go out
 // with the rejected token again.
 func TestTransportRecoversFromA401WhileASaveRetryIsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		stub := &trTokenStub{gate: make(chan struct{})}
-		close(stub.gate)
+		e := &trEndpoint{}
 		saveGate := make(chan struct{})
 		var saves atomic.Int32
 		store := StoreFunc(func(ctx context.Context, _ *Tokens) error {
@@ -920,7 +851,7 @@ func TestTransportRecoversFromA401WhileASaveRetryIsInFlight(t *testing.T) {
 			}
 			return nil
 		})
-		src := NewSource(stub.client(), nil, WithStore(store))
+		src := NewSource(e.client(), nil, WithStore(store))
 		var se *StoreError
 		if err := src.SetTokens(t.Context(), trOldTokens()); !errors.As(err, &se) {
 			t.Fatalf("SetTokens = %v, want a *StoreError", err)
@@ -944,7 +875,7 @@ func TestTransportRecoversFromA401WhileASaveRetryIsInFlight(t *testing.T) {
 		if r.resp.StatusCode != 200 {
 			t.Errorf("status = %d, want 200 after a refresh and a replay", r.resp.StatusCode)
 		}
-		if n := stub.hits.Load(); n != 1 {
+		if n := e.hits.Load(); n != 1 {
 			t.Errorf("token requests = %d, want 1", n)
 		}
 		if diff := cmp.Diff([]string{"Bearer old", "Bearer at-1"}, api.authorizations()); diff != "" {
