@@ -663,11 +663,20 @@ func (a *trMemAPI) authorizations() []string {
 // Every path of RoundTrip, the 401 paths over a real server included in
 // TestTransportRefreshesAndReplaysOnceAfter401: the request body and every
 // response body are closed once, and an error comes only without a response.
+// Everything is in memory, in a synctest bubble, so that a RoundTrip that would
+// wait for ever fails as a deadlock.
 func TestTransportRoundTripContract(t *testing.T) {
-	source := func(e *trEndpoint, initial *Tokens) func(t *testing.T) *Source {
-		return func(t *testing.T) *Source { return e.source(initial) }
+	// source returns a Source over e, from the tokens of trOldTokens if old,
+	// else from a refresh token alone, made inside the test's bubble.
+	source := func(e *trEndpoint, old bool) func(t *testing.T) *Source {
+		return func(t *testing.T) *Source {
+			if old {
+				return e.source(trOldTokens())
+			}
+			return e.source(&Tokens{RefreshToken: "rt-0"})
+		}
 	}
-	failing := source(&trEndpoint{Fail: true}, &Tokens{RefreshToken: "rt-0"})
+	failing := source(&trEndpoint{Fail: true}, false)
 	held := func(t *testing.T) *Source { // its refresh waits for the test's end
 		e := &trEndpoint{gate: make(chan struct{})}
 		t.Cleanup(func() { close(e.gate) })
@@ -689,47 +698,49 @@ func TestTransportRoundTripContract(t *testing.T) {
 		wantSeen []string                   // the Authorization of each base round trip
 		wantGets int32
 	}{
-		{name: "a 200", src: source(&trEndpoint{}, &Tokens{AccessToken: "fresh"}), wantSeen: []string{"Bearer fresh"}},
-		{name: "a 401 replayed", src: source(&trEndpoint{}, trOldTokens()), wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
+		{name: "a 200", src: source(&trEndpoint{}, false), wantSeen: []string{"Bearer at-1"}},
+		{name: "a 401 replayed", src: source(&trEndpoint{}, true), wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
 		{name: "a Source that cannot get a token: its error and nothing sent", src: failing, wantErr: func(err error) bool { return errors.Is(err, ErrInvalidGrant) }},
-		{name: "a DPoP token: a ConfigError and nothing sent, since Transport makes no proof", src: source(&trEndpoint{TokenType: "DPoP"}, &Tokens{RefreshToken: "rt-0"}), wantErr: configError("TokenType")},
+		{name: "a DPoP token: a ConfigError and nothing sent, since Transport makes no proof", src: source(&trEndpoint{TokenType: "DPoP"}, false), wantErr: configError("TokenType")},
 		{name: "a request cancelled while its token is refreshed: its error and nothing sent", src: held, cancel: true, wantErr: func(err error) bool { return errors.Is(err, context.Canceled) }},
 		{name: "a nil Source: a ConfigError", wantErr: configError("Transport.Source")},
-		{name: "a base transport that fails: its error", src: source(&trEndpoint{}, trOldTokens()), failFrom: 1, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old"}},
-		{name: "a replay that fails in the base transport: its error", src: source(&trEndpoint{}, trOldTokens()), failFrom: 2, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
+		{name: "a base transport that fails: its error", src: source(&trEndpoint{}, true), failFrom: 1, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old"}},
+		{name: "a replay that fails in the base transport: its error", src: source(&trEndpoint{}, true), failFrom: 2, wantErr: func(err error) bool { return errors.Is(err, errTrBase) }, wantSeen: []string{"Bearer old", "Bearer at-1"}, wantGets: 1},
 		{name: "a redirect hop to another host: sent as it is, without asking the Source", src: failing, hop: true, wantSeen: []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &trMemAPI{failFrom: tt.failFrom}
-			tr := &Transport{Base: api}
-			if tt.src != nil {
-				tr.Source = tt.src(t)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			if tt.cancel {
-				cancel()
-			}
-			defer cancel()
-			req, bodies := trBodyRequest(t, ctx, "https://api.example/v1/orders", "payload", trCopies)
-			if tt.hop {
-				first, err := http.NewRequest(http.MethodPost, "https://origin.example/start", nil)
-				if err != nil {
-					t.Fatal(err)
+			synctest.Test(t, func(t *testing.T) {
+				api := &trMemAPI{failFrom: tt.failFrom}
+				tr := &Transport{Base: api}
+				if tt.src != nil {
+					tr.Source = tt.src(t)
 				}
-				req.Response = &http.Response{StatusCode: http.StatusTemporaryRedirect, Request: first}
-			}
-			resp, _, err := trRoundTrip(t, tr, req)
-			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !tt.wantErr(err) {
-				t.Errorf("RoundTrip = %v, %v; want another outcome", resp, err)
-			}
-			if diff := cmp.Diff(tt.wantSeen, api.authorizations()); diff != "" {
-				t.Errorf("Authorization of each base round trip (-want +got):\n%s", diff)
-			}
-			bodies.check(t, tt.wantGets)
-			if made, n := api.bodies.Load(), api.closes.Load(); made != n {
-				t.Errorf("the base transport's %d response bodies were closed %d times, want once each", made, n)
-			}
+				ctx, cancel := context.WithCancel(t.Context())
+				if tt.cancel {
+					cancel()
+				}
+				defer cancel()
+				req, bodies := trBodyRequest(t, ctx, "https://api.example/v1/orders", "payload", trCopies)
+				if tt.hop {
+					first, err := http.NewRequest(http.MethodPost, "https://origin.example/start", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Response = &http.Response{StatusCode: http.StatusTemporaryRedirect, Request: first}
+				}
+				resp, _, err := trRoundTrip(t, tr, req)
+				if tt.wantErr == nil && err != nil || tt.wantErr != nil && !tt.wantErr(err) {
+					t.Errorf("RoundTrip = %v, %v; want another outcome", resp, err)
+				}
+				if diff := cmp.Diff(tt.wantSeen, api.authorizations()); diff != "" {
+					t.Errorf("Authorization of each base round trip (-want +got):\n%s", diff)
+				}
+				bodies.check(t, tt.wantGets)
+				if made, n := api.bodies.Load(), api.closes.Load(); made != n {
+					t.Errorf("the base transport's %d response bodies were closed %d times, want once each", made, n)
+				}
+			})
 		})
 	}
 }
