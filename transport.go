@@ -26,7 +26,9 @@ import (
 // or names no error at all, Transport invalidates the token that request carried
 // (see [Source.Invalidate]), gets a newer one and sends the request once more,
 // provided its body can be replayed (no body, or [http.Request.GetBody] set);
-// otherwise the 401 is returned as it is. A 403 is never retried.
+// otherwise the 401 is returned as it is, its body unread. Before a replay it
+// reads what arrives of the 401's body within 50 ms, so that the connection can
+// be reused, then closes it. A 403 is never retried.
 //
 // A Transport is safe for concurrent use.
 type Transport struct {

@@ -121,8 +121,8 @@ func trServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, 
 	return srv, log
 }
 
-// trReply is how a test resource server answers: a status and the
-// WWW-Authenticate challenges, one header line each.
+// trReply is how a test resource server answers: a status (0 means 200) and
+// the WWW-Authenticate challenges, one header line each.
 type trReply struct {
 	Status     int
 	Challenges []string
@@ -140,7 +140,9 @@ func trAPI(t *testing.T, old, fresh trReply) (*httptest.Server, *trLog) {
 		for _, c := range a.Challenges {
 			w.Header().Add("WWW-Authenticate", c)
 		}
-		w.WriteHeader(a.Status)
+		if a.Status != 0 {
+			w.WriteHeader(a.Status)
+		}
 		io.WriteString(w, "reply to "+s.Authorization)
 	})
 }
@@ -158,6 +160,50 @@ func trBase(t *testing.T) *http.Transport {
 type trRoundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f trRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+var errTrBase = errors.New("trBase: connection reset")
+
+// trMemAPI is an in-memory resource server: 401 invalid_token for "Bearer old"
+// and for no token at all, 200 for any other token. It records the
+// Authorization of each request, counts the Close calls of the bodies of its
+// responses, and fails every round trip from the failFrom'th on, if set.
+type trMemAPI struct {
+	failFrom int
+
+	mu     sync.Mutex
+	seen   []string
+	bodies atomic.Int32 // response bodies made
+	closes atomic.Int32 // Close calls on them, all together
+}
+
+func (a *trMemAPI) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil { // as the RoundTripper contract asks
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	authz := r.Header.Get("Authorization")
+	a.mu.Lock()
+	a.seen = append(a.seen, authz)
+	n := len(a.seen)
+	a.mu.Unlock()
+	if a.failFrom > 0 && n >= a.failFrom {
+		return nil, errTrBase
+	}
+	a.bodies.Add(1)
+	resp := &http.Response{StatusCode: 200, Header: http.Header{}, Request: r,
+		Body: &trCountingBody{Reader: strings.NewReader("reply to " + authz), closes: &a.closes}}
+	if authz == "Bearer old" || authz == "" {
+		resp.StatusCode = 401
+		resp.Header.Set("WWW-Authenticate", trInvalidToken)
+	}
+	return resp, nil
+}
+
+func (a *trMemAPI) authorizations() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.seen)
+}
 
 // trRequestView is what a RoundTripper must leave as it was in the caller's
 // request. Header values are kept up to their capacity, so that a write into a
@@ -311,7 +357,7 @@ func TestTransportSetsTheAuthorizationHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, log := trAPI(t, trReply{Status: http.StatusOK}, trReply{Status: http.StatusOK})
+			srv, log := trAPI(t, trReply{}, trReply{})
 			tr := &Transport{Source: (&trEndpoint{TokenType: tt.tokenType}).source(tt.initial), Base: trBase(t)}
 			if tt.appending {
 				inner := tr.Base
@@ -351,12 +397,11 @@ func TestTransportSetsTheAuthorizationHeader(t *testing.T) {
 
 func TestTransportRefreshesAndReplaysOnceAfter401(t *testing.T) {
 	rejectOld := trReply{Status: 401, Challenges: []string{trInvalidToken}}
-	ok := trReply{Status: 200}
 	replayed := []string{"Bearer old", "Bearer at-1"}
 	returned := []string{"Bearer old"}
 	tests := []struct {
 		name          string
-		old, fresh    trReply     // the resource's answers to the old token and to any other
+		old, fresh    trReply     // the resource's answers to the old token and to any other (200)
 		endpoint      *trEndpoint // the token endpoint; nil means a working one
 		getBody       trGetBody
 		noBody        bool   // a GET without a body instead of a POST
@@ -366,23 +411,23 @@ func TestTransportRefreshesAndReplaysOnceAfter401(t *testing.T) {
 		wantAuthz     []string // the Authorization of each request the resource saw
 		wantGets      int32    // GetBody calls
 	}{
-		{name: "an invalid_token challenge gets one refresh and one replay with the new token", old: rejectOld, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "an invalid_token challenge gets one refresh and one replay with the new token", old: rejectOld, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
 		{name: "a resource that always answers 401 gets one replay, then its second 401 is returned", old: rejectOld, fresh: rejectOld, wantStatus: 401, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "a bare 401 without WWW-Authenticate gets a refresh and a replay", old: trReply{Status: 401}, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "a Bearer challenge that names no error gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Bearer realm="api"`}}, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "a lower-case bearer challenge naming invalid_token gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`bearer realm="api", error="invalid_token"`}}, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "invalid_token in the second of two challenge lines gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Basic realm="api"`, trInvalidToken}}, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "a Bearer challenge after a Basic one on the same line gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Basic realm="api", Bearer realm="api"`}}, fresh: ok, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
-		{name: "an insufficient_scope challenge gets no refresh and its 401 is returned", old: trReply{Status: 401, Challenges: []string{`Bearer error="insufficient_scope", scope="admin"`}}, fresh: ok, wantStatus: 401, wantAuthz: returned},
-		{name: "a Basic challenge gets no refresh and its 401 is returned", old: trReply{Status: 401, Challenges: []string{`Basic realm="api"`}}, fresh: ok, wantStatus: 401, wantAuthz: returned},
-		{name: "a 403 naming invalid_token gets no refresh", old: trReply{Status: 403, Challenges: []string{trInvalidToken}}, fresh: ok, wantStatus: 403, wantAuthz: returned},
-		{name: "a failed refresh returns the first 401", old: rejectOld, fresh: ok, endpoint: &trEndpoint{Fail: true}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
-		{name: "a refresh that issues the same access token again returns the first 401", old: rejectOld, fresh: ok, endpoint: &trEndpoint{AccessToken: "old"}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
-		{name: "a refresh that yields a DPoP token returns the first 401", old: rejectOld, fresh: ok, endpoint: &trEndpoint{TokenType: "DPoP"}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
-		{name: "a failing GetBody returns the first 401", old: rejectOld, fresh: ok, getBody: trGetBodyFails, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned, wantGets: 1},
-		{name: "a body without GetBody is not replayed and gets no refresh", old: rejectOld, fresh: ok, getBody: trNoGetBody, wantStatus: 401, wantAuthz: returned},
-		{name: "a GET without a body is replayed", old: rejectOld, fresh: ok, noBody: true, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed},
-		{name: "a 64 KiB body is replayed whole", old: rejectOld, fresh: ok, body: strings.Repeat("0123456789abcdef", 4<<10), wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "a bare 401 without WWW-Authenticate gets a refresh and a replay", old: trReply{Status: 401}, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "a Bearer challenge that names no error gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Bearer realm="api"`}}, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "a lower-case bearer challenge naming invalid_token gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`bearer realm="api", error="invalid_token"`}}, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "invalid_token in the second of two challenge lines gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Basic realm="api"`, trInvalidToken}}, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "a Bearer challenge after a Basic one on the same line gets a refresh and a replay", old: trReply{Status: 401, Challenges: []string{`Basic realm="api", Bearer realm="api"`}}, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
+		{name: "an insufficient_scope challenge gets no refresh and its 401 is returned", old: trReply{Status: 401, Challenges: []string{`Bearer error="insufficient_scope", scope="admin"`}}, wantStatus: 401, wantAuthz: returned},
+		{name: "a Basic challenge gets no refresh and its 401 is returned", old: trReply{Status: 401, Challenges: []string{`Basic realm="api"`}}, wantStatus: 401, wantAuthz: returned},
+		{name: "a 403 naming invalid_token gets no refresh", old: trReply{Status: 403, Challenges: []string{trInvalidToken}}, wantStatus: 403, wantAuthz: returned},
+		{name: "a failed refresh returns the first 401", old: rejectOld, endpoint: &trEndpoint{Fail: true}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
+		{name: "a refresh that issues the same access token again returns the first 401", old: rejectOld, endpoint: &trEndpoint{AccessToken: "old"}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
+		{name: "a refresh that yields a DPoP token returns the first 401", old: rejectOld, endpoint: &trEndpoint{TokenType: "DPoP"}, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned},
+		{name: "a failing GetBody returns the first 401", old: rejectOld, getBody: trGetBodyFails, wantStatus: 401, wantRefreshes: 1, wantAuthz: returned, wantGets: 1},
+		{name: "a body without GetBody is not replayed and gets no refresh", old: rejectOld, getBody: trNoGetBody, wantStatus: 401, wantAuthz: returned},
+		{name: "a GET without a body is replayed", old: rejectOld, noBody: true, wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed},
+		{name: "a 64 KiB body is replayed whole", old: rejectOld, body: strings.Repeat("0123456789abcdef", 4<<10), wantStatus: 200, wantRefreshes: 1, wantAuthz: replayed, wantGets: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -434,21 +479,20 @@ func TestTransportRefreshesAndReplaysOnceAfter401(t *testing.T) {
 // A 401 for a request that cannot be replayed still rejects its token: the next
 // request refreshes first and goes out with the new token only.
 func TestTransportInvalidatesATokenItCannotReplayWith(t *testing.T) {
-	e := &trEndpoint{}
-	srv, log := trAPI(t, trReply{Status: 401, Challenges: []string{trInvalidToken}}, trReply{Status: 200})
-	tr := &Transport{Source: e.source(trOldTokens()), Base: trBase(t)}
-	req, _ := trBodyRequest(t, t.Context(), srv.URL+"/upload", "streamed bytes", trNoGetBody)
+	e, api := &trEndpoint{}, &trMemAPI{}
+	tr := &Transport{Source: e.source(trOldTokens()), Base: api}
+	req, _ := trBodyRequest(t, t.Context(), "https://api.example/upload", "streamed bytes", trNoGetBody)
 	if resp, _, err := trRoundTrip(t, tr, req); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("RoundTrip = %v, %v; want the 401", resp, err)
 	}
-	get, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/upload", nil)
+	get, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://api.example/upload", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp, _, err := trRoundTrip(t, tr, get); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("next request = %v, %v; want 200", resp, err)
 	}
-	if diff := cmp.Diff([]string{"Bearer old", "Bearer at-1"}, log.authorizations()); diff != "" {
+	if diff := cmp.Diff([]string{"Bearer old", "Bearer at-1"}, api.authorizations()); diff != "" {
 		t.Errorf("Authorization of the requests the resource saw (-want +got):\n%s", diff)
 	}
 	if n := e.hits.Load(); n != 1 {
@@ -457,35 +501,27 @@ func TestTransportInvalidatesATokenItCannotReplayWith(t *testing.T) {
 }
 
 func TestTransportReplaysWithATokenAnotherCallerRefreshed(t *testing.T) {
-	e := &trEndpoint{}
+	e, api := &trEndpoint{}, &trMemAPI{}
 	src := e.source(trOldTokens())
-	var once sync.Once
-	srv, log := trServer(t, func(w http.ResponseWriter, r *http.Request, s trSeen) {
-		if s.Authorization == "Bearer old" {
+	base := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Header.Get("Authorization") == "Bearer old" {
 			// Before this 401 reaches the Transport, another caller has the old
 			// token rejected and refreshed: at-1 is cached.
-			once.Do(func() {
-				src.Invalidate(&Tokens{AccessToken: "old"})
-				if tok, err := src.Token(r.Context()); err != nil || tok.AccessToken != "at-1" {
-					t.Errorf("the other caller's Token = %v, %v; want at-1", tok, err)
-				}
-			})
-			w.Header().Set("WWW-Authenticate", trInvalidToken)
-			w.WriteHeader(401)
+			src.Invalidate(&Tokens{AccessToken: "old"})
+			if tok, err := src.Token(r.Context()); err != nil || tok.AccessToken != "at-1" {
+				t.Errorf("the other caller's Token = %v, %v; want at-1", tok, err)
+			}
 		}
+		return api.RoundTrip(r)
 	})
-	tr := &Transport{Source: src, Base: trBase(t)}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/orders", strings.NewReader("order=42"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp, _, err := trRoundTrip(t, tr, req); err != nil || resp.StatusCode != 200 {
+	req, _ := trBodyRequest(t, t.Context(), "https://api.example/v1/orders", "order=42", trCopies)
+	if resp, _, err := trRoundTrip(t, &Transport{Source: src, Base: base}, req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("RoundTrip = %v, %v; want 200", resp, err)
 	}
 	if n := e.hits.Load(); n != 1 {
 		t.Errorf("token requests = %d, want 1 (the other caller's)", n)
 	}
-	if diff := cmp.Diff([]string{"Bearer old", "Bearer at-1"}, log.authorizations()); diff != "" {
+	if diff := cmp.Diff([]string{"Bearer old", "Bearer at-1"}, api.authorizations()); diff != "" {
 		t.Errorf("Authorization of the requests the resource saw (-want +got):\n%s", diff)
 	}
 }
@@ -614,50 +650,6 @@ func TestTransportSendsTheTokenOnlyToTheOriginalOrigin(t *testing.T) {
 			}
 		})
 	}
-}
-
-var errTrBase = errors.New("trBase: connection reset")
-
-// trMemAPI is an in-memory resource server: 401 invalid_token for "Bearer old"
-// and for no token at all, 200 for any other token. It records the
-// Authorization of each request, counts the Close calls of the bodies of its
-// responses, and fails every round trip from the failFrom'th on, if set.
-type trMemAPI struct {
-	failFrom int
-
-	mu     sync.Mutex
-	seen   []string
-	bodies atomic.Int32 // response bodies made
-	closes atomic.Int32 // Close calls on them, all together
-}
-
-func (a *trMemAPI) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil { // as the RoundTripper contract asks
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
-	authz := r.Header.Get("Authorization")
-	a.mu.Lock()
-	a.seen = append(a.seen, authz)
-	n := len(a.seen)
-	a.mu.Unlock()
-	if a.failFrom > 0 && n >= a.failFrom {
-		return nil, errTrBase
-	}
-	a.bodies.Add(1)
-	resp := &http.Response{StatusCode: 200, Header: http.Header{}, Request: r,
-		Body: &trCountingBody{Reader: strings.NewReader("reply to " + authz), closes: &a.closes}}
-	if authz == "Bearer old" || authz == "" {
-		resp.StatusCode = 401
-		resp.Header.Set("WWW-Authenticate", trInvalidToken)
-	}
-	return resp, nil
-}
-
-func (a *trMemAPI) authorizations() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.seen)
 }
 
 // Every path of RoundTrip, the 401 paths over a real server included in
@@ -829,25 +821,10 @@ func TestTransportDoesNotWaitForAStalled401BodyFromAServer(t *testing.T) {
 	}
 }
 
-type trResult struct {
-	resp *http.Response
-	err  error
-}
-
-// trGo runs tr.RoundTrip(req) in a goroutine and delivers its result.
-func trGo(tr *Transport, req *http.Request) <-chan trResult {
-	c := make(chan trResult, 1)
-	go func() {
-		resp, err := tr.RoundTrip(req)
-		c <- trResult{resp, err}
-	}()
-	return c
-}
-
-// A Store save retry that is in flight when a 401 comes back republishes the
-// token it started with, and so undoes Invalidate: the Transport then sees the
-// same token, returns the 401 and makes no refresh, and later requests go out
-// with the rejected token again.
+// A Store save retry in flight when a 401 comes back must not republish the
+// token it started with and so undo Invalidate: the Transport would then see
+// the same token, return the 401 without a refresh, and send the rejected token
+// again with later requests.
 func TestTransportRecoversFromA401WhileASaveRetryIsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := &trEndpoint{}
@@ -874,17 +851,21 @@ func TestTransportRecoversFromA401WhileASaveRetryIsInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := trGo(tr, req)
+		var resp *http.Response
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			resp, err = tr.RoundTrip(req)
+		}()
 		synctest.Wait() // the 401 is back; the save retry is held
 		close(saveGate)
-		synctest.Wait()
-		r := <-done
-		if r.err != nil {
-			t.Fatal(r.err)
+		<-done
+		if err != nil {
+			t.Fatal(err)
 		}
-		r.resp.Body.Close()
-		if r.resp.StatusCode != 200 {
-			t.Errorf("status = %d, want 200 after a refresh and a replay", r.resp.StatusCode)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("status = %d, want 200 after a refresh and a replay", resp.StatusCode)
 		}
 		if n := e.hits.Load(); n != 1 {
 			t.Errorf("token requests = %d, want 1", n)
