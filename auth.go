@@ -115,11 +115,18 @@ func (r AuthRequest) paramNames() []string {
 }
 
 // checkOneMethod reports a request that carries two client authentication methods
-// at once, which RFC 6749 §2.3 forbids.
+// at once, which RFC 6749 §2.3 forbids. Every Authorization value counts as one,
+// under any spelling of the key: net/http sends Header["authorization"] as it is.
 func (r *AuthRequest) checkOneMethod() error {
 	methods := 0
-	if r.Header.Get("Authorization") != "" {
-		methods++
+	for k, vals := range r.Header {
+		if http.CanonicalHeaderKey(k) == "Authorization" {
+			for _, v := range vals {
+				if v != "" {
+					methods++
+				}
+			}
+		}
 	}
 	if _, ok := r.param("client_secret"); ok {
 		methods++

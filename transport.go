@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Transport is an [http.RoundTripper] that sends each request with
@@ -25,7 +26,9 @@ import (
 // or names no error at all, Transport invalidates the token that request carried
 // (see [Source.Invalidate]), gets a newer one and sends the request once more,
 // provided its body can be replayed (no body, or [http.Request.GetBody] set);
-// otherwise the 401 is returned as it is. A 403 is never retried.
+// otherwise the 401 is returned as it is, its body unread. Before a replay it
+// reads what arrives of the 401's body within 50 ms, so that the connection can
+// be reused, then closes it. A 403 is never retried.
 //
 // A Transport is safe for concurrent use.
 type Transport struct {
@@ -69,30 +72,40 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	next, err := t.Source.state(req.Context())
-	if err != nil || next.tok.AccessToken == c.tok.AccessToken {
+	if err != nil || next.dpop || next.tok.AccessToken == c.tok.AccessToken {
+		// No newer token, or one refreshed into DPoP (see above): the 401 as it is.
 		return resp, nil
 	}
-	var body io.ReadCloser
+	r := authorize(req, next.authz)
 	if hasBody {
-		if body, err = req.GetBody(); err != nil {
+		if r.Body, err = req.GetBody(); err != nil {
 			return resp, nil
 		}
 	}
-	// Let the connection be reused before replaying.
-	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
-	resp.Body.Close()
-	r := authorize(req, next.authz)
-	if hasBody {
-		r.Body = body
-	}
-	if next.dpop {
-		// Refreshed into a DPoP token: see above.
-		if body != nil {
-			body.Close()
-		}
-		return resp, nil
-	}
+	discard(resp)
 	return base.RoundTrip(r)
+}
+
+// drainTimeout bounds how long Transport reads a 401 it replays. Reading the body
+// to its end lets the connection be reused, and a short 401 body usually came with
+// its headers; one that has not arrived by then is stalled or far away, and a new
+// connection costs less than waiting for it.
+const drainTimeout = 50 * time.Millisecond
+
+// discard reads what is left of resp's body, up to 4 KiB and for at most
+// drainTimeout, and closes it. Closing an http body unblocks a pending Read, so a
+// body that stalls is closed by the timer. A body declared longer than 4 KiB is
+// closed at once: its connection cannot be reused anyway.
+func discard(resp *http.Response) {
+	const limit = 4 << 10
+	if resp.ContentLength <= limit {
+		timer := time.AfterFunc(drainTimeout, func() { resp.Body.Close() })
+		_, _ = io.CopyN(io.Discard, resp.Body, limit)
+		if !timer.Stop() {
+			return // the timer closed the body
+		}
+	}
+	resp.Body.Close()
 }
 
 // authorize returns a shallow copy of req with its own header map holding
