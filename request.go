@@ -184,10 +184,8 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		return nil, &ConfigError{Field: "MaxResponseBytes", Reason: "negative"}
 	}
 	var o requestOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+	if len(opts) > 0 {
+		o = applyOptions(opts)
 	}
 	if o.err != nil {
 		return nil, o.err
@@ -238,6 +236,18 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return req, nil
+}
+
+// applyOptions collects what opts ask for. It is apart from NewRequest so that
+// a request without options does not allocate the requestOptions.
+func applyOptions(opts []RequestOption) requestOptions {
+	var o requestOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
 }
 
 // formBody is the form body: grant_type, refresh_token, scope, the options'

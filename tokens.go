@@ -1,7 +1,6 @@
 package refresh
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +59,7 @@ type Tokens struct {
 
 	// extra holds the response's other fields, for Extra, Fields and the
 	// storage encoding; nil when there are none.
-	extra map[string]json.RawMessage
+	extra map[string]rawJSON
 }
 
 // Lifetime returns the access token's lifetime as the server granted it
@@ -101,8 +100,22 @@ func (t *Tokens) Fields() map[string]any {
 	return m
 }
 
-func decodeAny(raw json.RawMessage) any {
-	d := json.NewDecoder(bytes.NewReader(raw))
+// rawJSON is one JSON value as the server sent it. It is a string, not a
+// json.RawMessage, so that the parser can take the strings in it without a
+// copy.
+type rawJSON string
+
+// UnmarshalJSON keeps a copy of data.
+func (r *rawJSON) UnmarshalJSON(data []byte) error {
+	*r = rawJSON(data)
+	return nil
+}
+
+// MarshalJSON writes r as it is.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+func decodeAny(raw rawJSON) any {
+	d := json.NewDecoder(strings.NewReader(string(raw)))
 	d.UseNumber()
 	var v any
 	if d.Decode(&v) != nil {
@@ -113,15 +126,15 @@ func decodeAny(raw json.RawMessage) any {
 
 // storedTokens is the storage encoding of Tokens, for MarshalJSON.
 type storedTokens struct {
-	AccessToken           string                     `json:"access_token,omitempty"`
-	TokenType             string                     `json:"token_type,omitempty"`
-	RefreshToken          string                     `json:"refresh_token,omitempty"`
-	ExpiresAt             time.Time                  `json:"expires_at,omitzero"`
-	RefreshTokenExpiresAt time.Time                  `json:"refresh_token_expires_at,omitzero"`
-	Scope                 *string                    `json:"scope,omitempty"`
-	IDToken               string                     `json:"id_token,omitempty"`
-	IssuedAt              time.Time                  `json:"issued_at,omitzero"`
-	Extra                 map[string]json.RawMessage `json:"extra,omitempty"`
+	AccessToken           string             `json:"access_token,omitempty"`
+	TokenType             string             `json:"token_type,omitempty"`
+	RefreshToken          string             `json:"refresh_token,omitempty"`
+	ExpiresAt             time.Time          `json:"expires_at,omitzero"`
+	RefreshTokenExpiresAt time.Time          `json:"refresh_token_expires_at,omitzero"`
+	Scope                 *string            `json:"scope,omitempty"`
+	IDToken               string             `json:"id_token,omitempty"`
+	IssuedAt              time.Time          `json:"issued_at,omitzero"`
+	Extra                 map[string]rawJSON `json:"extra,omitempty"`
 }
 
 // MarshalJSON writes t in the storage encoding described on [Tokens]. The
