@@ -1171,14 +1171,6 @@ func TestParseResponse(t *testing.T) {
 	}
 }
 
-// TestParseResponseTableSize keeps the table broad: it is the catalogue of
-// what real token endpoints send.
-func TestParseResponseTableSize(t *testing.T) {
-	if n := len(responseCases()); n < 45 {
-		t.Errorf("the ParseResponse table has %d rows, want at least 45", n)
-	}
-}
-
 // parse runs ParseResponse over a literal response with the fixed clock.
 func parse(t *testing.T, status int, contentType, body string) (*refresh.Tokens, error) {
 	t.Helper()
@@ -1428,100 +1420,6 @@ func TestOAuthErrorMatchesItsCodeOnly(t *testing.T) {
 		var oe *refresh.OAuthError
 		if errors.As(err, &oe) {
 			t.Errorf("errors.As(%v, *OAuthError) = true", err)
-		}
-	})
-}
-
-func TestTokensLifetime(t *testing.T) {
-	tests := []struct {
-		name string
-		tok  *refresh.Tokens
-		want time.Duration
-	}{
-		{"a token with both times has their difference", &refresh.Tokens{IssuedAt: parseClock, ExpiresAt: at(time.Hour)}, time.Hour},
-		{"a token without an expiry has lifetime 0", &refresh.Tokens{IssuedAt: parseClock}, 0},
-		{"a token without an issue time has lifetime 0", &refresh.Tokens{ExpiresAt: at(time.Hour)}, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.tok.Lifetime(); got != tc.want {
-				t.Errorf("Lifetime() = %v, want %v", got, tc.want)
-			}
-		})
-	}
-
-	t.Run("a parsed fractional expires_in is the lifetime", func(t *testing.T) {
-		got, err := parse(t, 200, "application/json", withAT(`"expires_in":90.25`))
-		if err != nil {
-			t.Fatalf("ParseResponse: %v", err)
-		}
-		if want := 90250 * time.Millisecond; got.Lifetime() != want {
-			t.Errorf("Lifetime() = %v, want %v", got.Lifetime(), want)
-		}
-	})
-}
-
-func TestTokensExtraAndFields(t *testing.T) {
-	t.Run("Extra of an absent field is nil", func(t *testing.T) {
-		got, err := parse(t, 200, "application/json", withAT(`"instance_url":"https://x"`))
-		if err != nil {
-			t.Fatalf("ParseResponse: %v", err)
-		}
-		if v := got.Extra("instance_uri"); v != nil {
-			t.Errorf("Extra(instance_uri) = %#v, want nil", v)
-		}
-	})
-
-	t.Run("Extra and Fields of hand-built Tokens are nil", func(t *testing.T) {
-		tok := &refresh.Tokens{AccessToken: "AT-SECRET-HAND", TokenType: "Bearer"}
-		if v := tok.Extra("access_token"); v != nil {
-			t.Errorf("Extra(access_token) = %#v, want nil", v)
-		}
-		if m := tok.Fields(); m != nil {
-			t.Errorf("Fields() = %#v, want nil", m)
-		}
-	})
-
-	t.Run("Fields of a JSON response decodes every other member, the last duplicate winning", func(t *testing.T) {
-		got, err := parse(t, 200, "application/json",
-			`{"access_token":"AT-SECRET-F1","token_type":"Bearer","expires_in":3600,"n":1,"n":2,"nested":{"a":[true,null]},"expires\u005fon":"1741968165"}`)
-		if err != nil {
-			t.Fatalf("ParseResponse: %v", err)
-		}
-		want := map[string]any{
-			"n":          json.Number("2"),
-			"nested":     map[string]any{"a": []any{true, nil}},
-			"expires_on": "1741968165",
-		}
-		if diff := cmp.Diff(want, got.Fields()); diff != "" {
-			t.Errorf("Fields() mismatch (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("Fields of a form response holds strings", func(t *testing.T) {
-		got, err := parse(t, 200, "application/x-www-form-urlencoded", "access_token=AT-SECRET-F2&token_type=bearer&expires=5183999")
-		if err != nil {
-			t.Fatalf("ParseResponse: %v", err)
-		}
-		want := map[string]any{"expires": "5183999"}
-		if diff := cmp.Diff(want, got.Fields()); diff != "" {
-			t.Errorf("Fields() mismatch (-want +got):\n%s", diff)
-		}
-		if v := got.Extra("absent"); v != nil {
-			t.Errorf("Extra(absent) = %#v, want nil", v)
-		}
-	})
-
-	t.Run("Extra finds an escaped key by its decoded name only", func(t *testing.T) {
-		got, err := parse(t, 200, "application/json", withAT(`"a\u005fb":1`))
-		if err != nil {
-			t.Fatalf("ParseResponse: %v", err)
-		}
-		if diff := cmp.Diff(any(json.Number("1")), got.Extra("a_b")); diff != "" {
-			t.Errorf("Extra(a_b) mismatch (-want +got):\n%s", diff)
-		}
-		if v := got.Extra(`a\u005fb`); v != nil {
-			t.Errorf(`Extra("a\\u005fb") = %#v, want nil: no field has that name`, v)
 		}
 	})
 }
