@@ -2,11 +2,13 @@ package refresh_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -1433,5 +1435,225 @@ func TestParseResponseOnNilClient(t *testing.T) {
 	}
 	if got.AccessToken != "AT-SECRET-7F3K" || got.Lifetime() != time.Minute {
 		t.Errorf("got %v with lifetime %v, want the access token with lifetime 1m", got, got.Lifetime())
+	}
+}
+
+// parseAnswer parses a response to a refresh of refreshToken built by c.
+func parseAnswer(t *testing.T, c *refresh.Client, refreshToken string, status int, header http.Header, body string) (*refresh.Tokens, error) {
+	t.Helper()
+	req, err := c.NewRequest(context.Background(), refreshToken)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	resp := &http.Response{
+		StatusCode:    status,
+		Header:        header,
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+	return c.ParseResponse(resp)
+}
+
+func TestParseResponseRefusesAnAccessTokenNoHeaderCanCarry(t *testing.T) {
+	tests := []struct{ name, token string }{
+		{"CR LF", "AT-SECRET-D9\r\nX-Injected: 1"},
+		{"a lone LF", "AT-SECRET-D9\nmore"},
+		{"a lone CR", "AT-SECRET-D9\rmore"},
+		{"NUL", "AT-SECRET-D9\x00"},
+		{"a tab", "AT-SECRET-D9\tmore"},
+		{"a space", "AT-SECRET-D9 more"},
+		{"DEL", "AT-SECRET-D9\x7f"},
+		{"a unit separator", "\x1fAT-SECRET-D9"},
+	}
+	for _, tc := range tests {
+		js, _ := json.Marshal(tc.token)
+		bodies := map[string]string{
+			"application/json":                  `{"access_token":` + string(js) + `,"token_type":"Bearer"}`,
+			"application/x-www-form-urlencoded": "access_token=" + url.QueryEscape(tc.token) + "&token_type=bearer",
+		}
+		for ct, body := range bodies {
+			t.Run("an access token with "+tc.name+" in "+ct+" is refused", func(t *testing.T) {
+				tok, err := parse(t, 200, ct, body)
+				var re *refresh.ResponseError
+				if !errors.As(err, &re) {
+					t.Fatalf("ParseResponse = %v, %v; want a *ResponseError", tok, err)
+				}
+				if re.Field != "access_token" {
+					t.Errorf("Field = %q, want access_token", re.Field)
+				}
+				if text := fmt.Sprintf("%v %+v %#v", err, err, err); strings.Contains(text, "AT-SECRET") {
+					t.Errorf("error text shows the token: %s", text)
+				}
+			})
+		}
+	}
+
+	// RFC 6750's b64token allows none of '!', '*' or '%', but real tokens hold them:
+	// Salesforce's start "00D...!".
+	for _, token := range []string{"00Dx0000000BV7z!AR8AQP0jITN80ESEsj5EbaZTFG0R", "ya29.a0*%é"} {
+		t.Run("an access token with "+token[:4]+"… outside b64token is accepted", func(t *testing.T) {
+			js, _ := json.Marshal(token)
+			tok, err := parse(t, 200, "application/json", `{"access_token":`+string(js)+`,"token_type":"Bearer"}`)
+			if err != nil {
+				t.Fatalf("ParseResponse: %v", err)
+			}
+			if tok.AccessToken != token {
+				t.Errorf("AccessToken = %q, want %q", tok.AccessToken, token)
+			}
+		})
+	}
+}
+
+// TestParseResponseRedactsEncodedSecrets echoes the secrets a request carried, in
+// every encoding a server or proxy may use, into each place of an error that
+// holds server text.
+func TestParseResponseRedactsEncodedSecrets(t *testing.T) {
+	const (
+		rt     = "RT-SECRET/+ =sent~7"
+		id     = "app:1"
+		secret = "S3CR3T/+ &=x"
+	)
+	b64 := base64.StdEncoding.EncodeToString
+	b64url := base64.URLEncoding.EncodeToString
+	basic := refresh.ClientSecretBasic(id, secret)
+	forms := []struct {
+		name, echo string
+		auth       refresh.Auth
+	}{
+		{"the refresh token", rt, basic},
+		{"the form-encoded refresh token", url.QueryEscape(rt), basic},
+		{"the path-escaped refresh token", url.PathEscape(rt), basic},
+		{"the base64 refresh token", b64([]byte(rt)), basic},
+		{"the URL-base64 refresh token", b64url([]byte(rt)), basic},
+		{"the unpadded base64 refresh token", base64.RawStdEncoding.EncodeToString([]byte(rt)), basic},
+		{"the client secret", secret, basic},
+		{"the form-encoded client secret", url.QueryEscape(secret), basic},
+		{"the path-escaped client secret", url.PathEscape(secret), basic},
+		{"the base64 client secret", b64([]byte(secret)), basic},
+		{"the URL-base64 client secret", b64url([]byte(secret)), basic},
+		{"the Basic header sent", "Authorization: Basic " + b64([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))), basic},
+		{"the raw Basic credentials", "Basic " + b64([]byte(id+":"+secret)), basic},
+		{"the raw Basic header sent", "Authorization: Basic " + b64([]byte(id+":"+secret)), refresh.ClientSecretBasicRaw("app", secret)},
+		{"the client secret sent in the body", url.QueryEscape(secret), refresh.ClientSecretPost(id, secret)},
+		{"a custom Auth's Authorization header", "Authorization: Basic " + b64([]byte("u:custom-secret-77")), refresh.AuthFunc(func(r *refresh.AuthRequest) error {
+			r.Header.Set("Authorization", "Basic "+b64([]byte("u:custom-secret-77")))
+			return nil
+		})},
+		{"a custom Auth's client_secret", "custom-secret-88", refresh.AuthFunc(func(r *refresh.AuthRequest) error {
+			return r.SetParam("client_secret", "custom-secret-88")
+		})},
+	}
+	places := []struct {
+		name string
+		// answer is the response echoing s: status, header and body.
+		answer func(s string) (int, http.Header, string)
+		// text is the server text of err that must not show the echo.
+		text func(t *testing.T, err error) string
+	}{
+		{
+			"a proxy page's excerpt",
+			func(s string) (int, http.Header, string) {
+				return 502, http.Header{"Content-Type": {"text/html"}}, "<html><body><p>Request headers: " + s + "</p></body></html>"
+			},
+			func(t *testing.T, err error) string {
+				var re *refresh.ResponseError
+				if !errors.As(err, &re) {
+					t.Fatalf("error %v, want a *ResponseError", err)
+				}
+				return re.Excerpt
+			},
+		},
+		{
+			"an error_description",
+			func(s string) (int, http.Header, string) {
+				js, _ := json.Marshal("rejected: " + s)
+				return 400, http.Header{"Content-Type": {"application/json"}}, `{"error":"invalid_grant","error_description":` + string(js) + `}`
+			},
+			func(t *testing.T, err error) string {
+				var oe *refresh.OAuthError
+				if !errors.As(err, &oe) {
+					t.Fatalf("error %v, want an *OAuthError", err)
+				}
+				return oe.Description
+			},
+		},
+		{
+			"an error_uri",
+			func(s string) (int, http.Header, string) {
+				js, _ := json.Marshal("https://as.example.com/errors?echo=" + s)
+				return 400, http.Header{"Content-Type": {"application/json"}}, `{"error":"invalid_grant","error_uri":` + string(js) + `}`
+			},
+			func(t *testing.T, err error) string {
+				var oe *refresh.OAuthError
+				if !errors.As(err, &oe) {
+					t.Fatalf("error %v, want an *OAuthError", err)
+				}
+				return oe.URI
+			},
+		},
+		{
+			"a field name in an excerpt",
+			func(s string) (int, http.Header, string) {
+				js, _ := json.Marshal(s)
+				return 500, http.Header{"Content-Type": {"application/json"}}, `{"message":"failed",` + string(js) + `:1}`
+			},
+			func(t *testing.T, err error) string {
+				var re *refresh.ResponseError
+				if !errors.As(err, &re) {
+					t.Fatalf("error %v, want a *ResponseError", err)
+				}
+				return re.Excerpt
+			},
+		},
+	}
+	for _, form := range forms {
+		for _, place := range places {
+			t.Run(form.name+" is removed from "+place.name, func(t *testing.T) {
+				c := &refresh.Client{TokenURL: parseTokenURL, Auth: form.auth, Now: func() time.Time { return parseClock }}
+				status, header, body := place.answer(form.echo)
+				_, err := parseAnswer(t, c, rt, status, header, body)
+				text := place.text(t, err)
+				if !strings.Contains(text, "[redacted]") {
+					t.Errorf("server text %q shows no [redacted]", text)
+				}
+				secretPart := strings.TrimPrefix(strings.TrimPrefix(form.echo, "Authorization: "), "Basic ")
+				for _, shown := range []string{text, err.Error()} {
+					if strings.Contains(shown, secretPart) {
+						t.Errorf("text shows %s: %s", form.name, shown)
+					}
+				}
+			})
+		}
+	}
+
+	t.Run("a redirect's Location path holding the escaped refresh token is redacted", func(t *testing.T) {
+		c := &refresh.Client{TokenURL: parseTokenURL, Now: func() time.Time { return parseClock }}
+		header := http.Header{"Location": {"https://as.example.com/reauth/" + url.PathEscape(rt)}}
+		_, err := parseAnswer(t, c, rt, 302, header, "")
+		if text := err.Error(); strings.Contains(text, url.PathEscape(rt)) || !strings.Contains(text, "[redacted]") {
+			t.Errorf("error text %q shows the path-escaped refresh token", text)
+		}
+	})
+}
+
+// TestParseResponseRedactsBeforeCutting puts the refresh token sent across each
+// cut an excerpt makes: the secret is removed whole, so none of it shows.
+func TestParseResponseRedactsBeforeCutting(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"across the 800 bytes read for an excerpt", strings.Repeat(" ", 795) + sentRefreshToken + " trailing text"},
+		{"across the 200 characters shown", strings.Repeat("a", 195) + " " + sentRefreshToken},
+	}
+	for _, tc := range tests {
+		t.Run("a refresh token "+tc.name+" shows none of its characters", func(t *testing.T) {
+			_, err := parseAnswer(t, newParseClient(), sentRefreshToken, 500, http.Header{"Content-Type": {"text/html"}}, tc.body)
+			var re *refresh.ResponseError
+			if !errors.As(err, &re) {
+				t.Fatalf("error %v, want a *ResponseError", err)
+			}
+			if strings.Contains(re.Excerpt, sentRefreshToken[:5]) {
+				t.Errorf("Excerpt %q shows the head of the refresh token", re.Excerpt)
+			}
+		})
 	}
 }
