@@ -1544,76 +1544,49 @@ func TestParseResponseRedactsEncodedSecrets(t *testing.T) {
 			return r.SetParam("client_secret", "custom-secret-88")
 		})},
 	}
+	// Each place answers with s echoed in it: a status, a Content-Type and a body.
 	places := []struct {
-		name string
-		// answer is the response echoing s: status, header and body.
-		answer func(s string) (int, http.Header, string)
-		// text is the server text of err that must not show the echo.
-		text func(t *testing.T, err error) string
+		name        string
+		status      int
+		contentType string
+		body        func(s string) string
 	}{
-		{
-			"a proxy page's excerpt",
-			func(s string) (int, http.Header, string) {
-				return 502, http.Header{"Content-Type": {"text/html"}}, "<html><body><p>Request headers: " + s + "</p></body></html>"
-			},
-			func(t *testing.T, err error) string {
-				var re *refresh.ResponseError
-				if !errors.As(err, &re) {
-					t.Fatalf("error %v, want a *ResponseError", err)
-				}
-				return re.Excerpt
-			},
-		},
-		{
-			"an error_description",
-			func(s string) (int, http.Header, string) {
-				js, _ := json.Marshal("rejected: " + s)
-				return 400, http.Header{"Content-Type": {"application/json"}}, `{"error":"invalid_grant","error_description":` + string(js) + `}`
-			},
-			func(t *testing.T, err error) string {
-				var oe *refresh.OAuthError
-				if !errors.As(err, &oe) {
-					t.Fatalf("error %v, want an *OAuthError", err)
-				}
-				return oe.Description
-			},
-		},
-		{
-			"an error_uri",
-			func(s string) (int, http.Header, string) {
-				js, _ := json.Marshal("https://as.example.com/errors?echo=" + s)
-				return 400, http.Header{"Content-Type": {"application/json"}}, `{"error":"invalid_grant","error_uri":` + string(js) + `}`
-			},
-			func(t *testing.T, err error) string {
-				var oe *refresh.OAuthError
-				if !errors.As(err, &oe) {
-					t.Fatalf("error %v, want an *OAuthError", err)
-				}
-				return oe.URI
-			},
-		},
-		{
-			"a field name in an excerpt",
-			func(s string) (int, http.Header, string) {
-				js, _ := json.Marshal(s)
-				return 500, http.Header{"Content-Type": {"application/json"}}, `{"message":"failed",` + string(js) + `:1}`
-			},
-			func(t *testing.T, err error) string {
-				var re *refresh.ResponseError
-				if !errors.As(err, &re) {
-					t.Fatalf("error %v, want a *ResponseError", err)
-				}
-				return re.Excerpt
-			},
-		},
+		{"a proxy page's excerpt", 502, "text/html", func(s string) string {
+			return "<html><body><p>Request headers: " + s + "</p></body></html>"
+		}},
+		{"an error_description", 400, "application/json", func(s string) string {
+			js, _ := json.Marshal("rejected: " + s)
+			return `{"error":"invalid_grant","error_description":` + string(js) + `}`
+		}},
+		{"an error_uri", 400, "application/json", func(s string) string {
+			js, _ := json.Marshal("https://as.example.com/errors?echo=" + s)
+			return `{"error":"invalid_grant","error_uri":` + string(js) + `}`
+		}},
+		{"a field name in an excerpt", 500, "application/json", func(s string) string {
+			js, _ := json.Marshal(s)
+			return `{"message":"failed",` + string(js) + `:1}`
+		}},
+	}
+	// serverText is what an error holds of the server's text.
+	serverText := func(t *testing.T, err error) string {
+		var oe *refresh.OAuthError
+		var re *refresh.ResponseError
+		switch {
+		case errors.As(err, &oe):
+			return oe.Description + " " + oe.URI
+		case errors.As(err, &re):
+			return re.Excerpt
+		}
+		t.Fatalf("error %T (%v), want an *OAuthError or a *ResponseError", err, err)
+		return ""
 	}
 	for _, form := range forms {
 		for _, place := range places {
 			t.Run(form.name+" is removed from "+place.name, func(t *testing.T) {
 				c := &refresh.Client{TokenURL: parseTokenURL, Auth: form.auth, Now: func() time.Time { return parseClock }}
-				status, header, body := place.answer(form.echo)
-				_, err := parseAnswer(t, c, rt, status, header, body)
-				text := place.text(t, err)
+				header := http.Header{"Content-Type": {place.contentType}}
+				_, err := parseAnswer(t, c, rt, place.status, header, place.body(form.echo))
+				text := serverText(t, err)
 				if !strings.Contains(text, "[redacted]") {
 					t.Errorf("server text %q shows no [redacted]", text)
 				}
