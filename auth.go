@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/tokenrefresh/refresh/internal/wire"
 )
 
 // Auth adds client authentication to one token request (RFC 6749 §2.3). The
@@ -182,10 +181,7 @@ type clientAuth struct {
 // use [ClientSecretBasicRaw] for those.
 func ClientSecretBasic(clientID, clientSecret string) Auth {
 	a := &clientAuth{method: methodBasic, clientID: clientID, secret: clientSecret}
-	b := wire.AppendFormValue(nil, clientID)
-	b = append(b, ':')
-	b = wire.AppendFormValue(b, clientSecret)
-	a.header = "Basic " + base64.StdEncoding.EncodeToString(b)
+	a.header = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID)+":"+url.QueryEscape(clientSecret)))
 	return a
 }
 

@@ -3,16 +3,16 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/tokenrefresh/refresh/internal/wire"
 )
 
 // RequestOption changes one refresh request; see [WithScopes], [WithParam] and
@@ -111,43 +111,47 @@ func WithHeader(name, value string) RequestOption {
 	}
 }
 
-// building is the state of one NewRequest call, allocated once. Besides what
-// the build needs, it holds what the request keeps: the values of its fixed
-// headers and its body's reader.
-type building struct {
-	info requestInfo // stays reachable from the request's context
-	opts requestOptions
-	auth AuthRequest
-	hdr  [3]string // Content-Type, Accept and User-Agent values
-	body bytes.Reader
-}
-
-// release drops what only the building needed, so that the request's context
-// keeps no client secret or option alive.
-func (b *building) release() {
-	b.opts = requestOptions{}
-	b.auth = AuthRequest{}
-}
-
 // requestInfoKey keys the requestInfo that NewRequest leaves in the request's
 // context for ParseResponse.
 type requestInfoKey struct{}
 
 // requestInfo is what ParseResponse needs to know about the request it answers:
-// when it was built (expiry counts from there) and which refresh token it carried
-// (so that no error text can echo it).
+// when it was built (expiry counts from there) and which secrets it carried (so
+// that no error text can echo them).
 type requestInfo struct {
-	refreshToken string
-	clientSecret string // the secret Auth sent, if it is one this package knows
-	sent         time.Time
+	refreshToken  string
+	clientID      string // the client ID and secret Auth sent, if it is a method this package knows
+	clientSecret  string
+	authorization string // the Authorization header Auth set
+	sent          time.Time
 }
 
 // redact removes the secrets the request carried from a server's text, such as
-// an error_description that echoes them.
+// an error_description that echoes them: each as it is, form- and
+// path-escaped, and base64-encoded, and the Basic credentials they make.
 func (info *requestInfo) redact(s string) string {
+	var forms []string
 	for _, secret := range [...]string{info.refreshToken, info.clientSecret} {
-		if len(secret) >= 6 {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
+		if secret != "" {
+			// The unpadded base64 forms are prefixes of the padded ones.
+			forms = append(forms, secret, url.QueryEscape(secret), url.PathEscape(secret),
+				base64.RawStdEncoding.EncodeToString([]byte(secret)),
+				base64.RawURLEncoding.EncodeToString([]byte(secret)))
+		}
+	}
+	if info.clientSecret != "" {
+		forms = append(forms,
+			base64.RawStdEncoding.EncodeToString([]byte(url.QueryEscape(info.clientID)+":"+url.QueryEscape(info.clientSecret))),
+			base64.RawStdEncoding.EncodeToString([]byte(info.clientID+":"+info.clientSecret)))
+	}
+	if _, cred, ok := strings.Cut(info.authorization, " "); ok {
+		forms = append(forms, strings.TrimSpace(cred))
+	}
+	// Longest first, so that no form is cut up by a shorter one inside it.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, f := range forms {
+		if len(f) >= 6 {
+			s = strings.ReplaceAll(s, f, "[redacted]")
 		}
 	}
 	return s
@@ -179,22 +183,15 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	if c.MaxResponseBytes < 0 {
 		return nil, &ConfigError{Field: "MaxResponseBytes", Reason: "negative"}
 	}
-	// One allocation holds what the request needs to know while it is built
-	// and, in its context, what ParseResponse needs to know afterwards.
-	b := &building{info: requestInfo{refreshToken: refreshToken}}
-	defer b.release()
-	o := &b.opts
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
+	var o requestOptions
+	if len(opts) > 0 {
+		o = applyOptions(opts)
 	}
 	if o.err != nil {
 		return nil, o.err
 	}
 	now := c.now()
-	info := &b.info
-	info.sent = now
+	info := &requestInfo{refreshToken: refreshToken, sent: now}
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, c.TokenURL, nil)
 	if err != nil {
 		return nil, tokenURLError(c.TokenURL)
@@ -203,19 +200,14 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		return nil, err
 	}
 
-	vals := b.hdr[:]
-	req.Header["Content-Type"] = vals[0:1:1]
-	req.Header["Accept"] = vals[1:2:2]
-	req.Header["User-Agent"] = vals[2:3:3]
-	vals[0] = "application/x-www-form-urlencoded"
-	vals[1] = "application/json"
-	vals[2] = c.userAgent()
+	req.Header["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+	req.Header["Accept"] = []string{"application/json"}
+	req.Header["User-Agent"] = []string{c.userAgent()}
 	for _, h := range o.headers {
 		req.Header[h.name] = []string{h.value}
 	}
 
-	ar := &b.auth
-	*ar = AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
+	ar := &AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
 	if c.Auth != nil {
 		if err := c.Auth.Authenticate(ar); err != nil {
 			var ce *ConfigError
@@ -228,62 +220,55 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 			return nil, err
 		}
 		if ca, ok := c.Auth.(*clientAuth); ok {
-			info.clientSecret = ca.secret
-		} else if v, ok := ar.param("client_secret"); ok {
-			info.clientSecret = v
+			info.clientID, info.clientSecret = ca.clientID, ca.secret
+		} else {
+			info.clientID, _ = ar.param("client_id")
+			info.clientSecret, _ = ar.param("client_secret")
 		}
+		info.authorization = req.Header.Get("Authorization")
 	}
 
-	body := appendBody(nil, refreshToken, o.scopes, o.params, ar.params)
+	body := formBody(refreshToken, o.scopes, o.params, ar.params)
 	req.ContentLength = int64(len(body))
-	// io.NopCloser over a *bytes.Reader, a body net/http knows to be in
-	// memory: it then writes the headers and the body together, in one packet,
-	// where a reader of any other type gets the headers flushed first.
-	b.body.Reset(body)
-	req.Body = io.NopCloser(&b.body)
+	// A *bytes.Reader is a body net/http knows to be in memory (io.NopCloser
+	// around it included): it then writes the headers and the body together, in
+	// one packet, where a reader of any other type gets the headers flushed first.
+	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return req, nil
 }
 
-// appendBody appends the form body: grant_type, refresh_token, scope, the
-// options' parameters, then client authentication's, in that order.
-func appendBody(b []byte, refreshToken string, scopes []string, groups ...[]param) []byte {
-	const head = "grant_type=refresh_token&refresh_token="
-	n := len(head) + wire.FormValueLen(refreshToken)
-	if len(scopes) > 0 {
-		n += len("&scope=")
-		for _, s := range scopes {
-			n += len(s) + 2
+// applyOptions collects what opts ask for. It is apart from NewRequest so that
+// a request without options does not allocate the requestOptions.
+func applyOptions(opts []RequestOption) requestOptions {
+	var o requestOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
+	}
+	return o
+}
+
+// formBody is the form body: grant_type, refresh_token, scope, the options'
+// parameters, then client authentication's, in that order.
+func formBody(refreshToken string, scopes []string, groups ...[]param) []byte {
+	var b bytes.Buffer
+	b.WriteString("grant_type=refresh_token&refresh_token=")
+	b.WriteString(url.QueryEscape(refreshToken))
+	if len(scopes) > 0 {
+		b.WriteString("&scope=")
+		b.WriteString(url.QueryEscape(strings.Join(scopes, " ")))
 	}
 	for _, g := range groups {
 		for _, p := range g {
-			n += 2 + wire.FormValueLen(p.name) + wire.FormValueLen(p.value)
+			b.WriteByte('&')
+			b.WriteString(url.QueryEscape(p.name))
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(p.value))
 		}
 	}
-	if b == nil {
-		b = make([]byte, 0, n)
-	}
-	b = append(b, head...)
-	b = wire.AppendFormValue(b, refreshToken)
-	if len(scopes) > 0 {
-		b = append(b, "&scope="...)
-		for i, s := range scopes {
-			if i > 0 {
-				b = append(b, '+')
-			}
-			b = wire.AppendFormValue(b, s)
-		}
-	}
-	for _, g := range groups {
-		for _, p := range g {
-			b = append(b, '&')
-			b = wire.AppendFormValue(b, p.name)
-			b = append(b, '=')
-			b = wire.AppendFormValue(b, p.value)
-		}
-	}
-	return b
+	return b.Bytes()
 }
 
 // tokenURLError is the ConfigError for a TokenURL that does not parse. Its

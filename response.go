@@ -15,8 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tokenrefresh/refresh/internal/wire"
+	"unicode/utf8"
 )
 
 // ParseResponse reads (through the MaxResponseBytes cap) and closes resp.Body and
@@ -43,7 +42,7 @@ func (c *Client) ParseResponse(resp *http.Response) (*Tokens, error) {
 	if info == nil {
 		info = &requestInfo{sent: c.now()}
 	}
-	p := parser{resp: resp, info: info, now: c.now}
+	p := parser{resp: resp, info: info, c: c}
 	if resp.Body == nil {
 		return nil, p.fail("", "no body", nil)
 	}
@@ -92,14 +91,12 @@ func readCapped(resp *http.Response, max int64) ([]byte, error) {
 type parser struct {
 	resp *http.Response
 	info *requestInfo
-	now  func() time.Time
+	c    *Client
 	body []byte
-	// text is the body as parsed, once it parsed as a JSON object or a form: a
-	// JSON object's fields are substrings of it.
-	text string
+	f    fields
 	// names lists a form body's field names, for excerpts; values never go there.
+	// A JSON object's names are listed by fail, in the body's order.
 	names []string
-	f     fields // the known fields, once read
 	// noExcerpt withholds the body from excerpts: JSON, whose values may be
 	// tokens, shows only its field names, or nothing when it does not parse.
 	noExcerpt bool
@@ -111,57 +108,117 @@ func (p *parser) fail(field, reason string, err error) *ResponseError {
 		ContentType: p.resp.Header.Get("Content-Type"),
 		Field:       field,
 		Reason:      reason,
-		RetryAfter:  retryAfter(p.resp.Header, p.now),
+		RetryAfter:  retryAfter(p.resp.Header, p.c.now),
 		Err:         err,
 	}
 	names := p.names
-	if p.text != "" { // a form's text never starts with '{': NewObject skips it
-		obj, _ := wire.NewObject(p.text)
-		for k, _, ok := obj.Next(); ok; k, _, ok = obj.Next() {
-			names = append(names, wire.Key(k))
-		}
+	if p.f.obj != nil {
+		names = jsonNames(p.body)
 	}
 	switch {
 	case len(names) > 0:
-		e.Excerpt = "fields: " + clip(strings.Join(names, ", "), 200)
+		e.Excerpt = "fields: " + clip(p.info.redact(strings.Join(names, ", ")), 200)
 	case !p.noExcerpt && len(p.body) > 0:
 		e.Excerpt = excerpt(p.body, p.info)
 	}
 	return e
 }
 
-// fields holds the raw values of the known response fields: JSON values for a
-// JSON body, or strings for a form body (form is true).
+// jsonNames lists the member names of a JSON object, duplicates included, in
+// the order the body has them.
+func jsonNames(body []byte) []string {
+	d := json.NewDecoder(bytes.NewReader(body))
+	if _, err := d.Token(); err != nil { // the '{'
+		return nil
+	}
+	var names []string
+	for d.More() {
+		name, err := d.Token()
+		if err != nil {
+			break
+		}
+		names = append(names, name.(string))
+		if d.Decode(new(json.RawMessage)) != nil {
+			break
+		}
+	}
+	return names
+}
+
+// fields holds the body's fields: a JSON object's members as raw JSON, or a
+// form's values.
 type fields struct {
-	form                              bool
-	errorCode, errorDescription, uri  rawField
-	accessToken, tokenType, refresh   rawField
-	expiresIn, refreshExpiresIn, rtei rawField
-	scope, idToken                    rawField
+	obj  map[string]rawJSON
+	form url.Values
 }
 
 // rawField is one field's value: raw JSON, or a form body's decoded string.
 type rawField struct {
-	raw  string
+	json rawJSON // "" for a form value
+	form string
 	set  bool
-	json bool // raw is JSON
+}
+
+func (f *fields) get(name string) rawField {
+	if f.form != nil {
+		v, ok := f.form[name]
+		if !ok || len(v) == 0 {
+			return rawField{}
+		}
+		return rawField{form: v[0], set: true}
+	}
+	v, ok := f.obj[name]
+	return rawField{json: v, set: ok}
+}
+
+// namedField reports the response fields that Tokens' own members hold; every
+// other field is an extra.
+func namedField(name string) bool {
+	switch name {
+	case "access_token", "token_type", "refresh_token", "expires_in",
+		"refresh_token_expires_in", "refresh_expires_in", "scope", "id_token":
+		return true
+	}
+	return false
+}
+
+// extras returns the fields that namedField does not claim, as raw JSON (a
+// form's values as JSON strings), or nil when there are none. It takes over a
+// JSON body's map.
+func (f *fields) extras() map[string]rawJSON {
+	m := f.obj
+	if f.form != nil {
+		m = map[string]rawJSON{}
+		for name, v := range f.form {
+			b, _ := json.Marshal(v[0]) // a string always marshals
+			m[name] = rawJSON(b)
+		}
+	}
+	maps.DeleteFunc(m, func(name string, _ rawJSON) bool { return namedField(name) })
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 func (p *parser) parse() (*Tokens, error) {
-	f, err := p.fields()
-	if err != nil {
+	// A JSON body's members are decoded into t.extra, which keeps in the end the
+	// fields no member holds; the map then needs no pointer allocated apart.
+	t := &Tokens{IssuedAt: p.info.sent}
+	if err := p.read(&t.extra); err != nil {
 		if s := p.resp.StatusCode; s >= 300 && s < 400 {
 			return nil, p.redirect()
 		}
 		return nil, err
 	}
-	if !f.errorCode.absent() {
-		code, ok := f.text(f.errorCode)
+	f := &p.f
+	if code := f.get("error"); !code.absent() {
+		code, ok := code.text()
 		if !ok {
 			return nil, p.fail("error", "not a string", nil)
 		}
 		if code != "" { // "error": "" beside tokens is taken as no error
-			return nil, p.oauthError(f, code)
+			return nil, p.oauthError(code)
 		}
 	}
 	status := p.resp.StatusCode
@@ -172,43 +229,55 @@ func (p *parser) parse() (*Tokens, error) {
 		return nil, p.fail("", "error status without an OAuth error body", nil)
 	}
 
-	t := &Tokens{IssuedAt: p.info.sent, raw: p.text, isForm: f.form}
+	at := f.get("access_token")
 	var ok bool
-	if t.AccessToken, ok = f.text(f.accessToken); !ok {
-		return nil, p.fieldError("access_token", f.accessToken, "a string")
+	if t.AccessToken, ok = at.text(); !ok {
+		return nil, p.fieldError("access_token", at, "a string")
 	}
 	if t.AccessToken == "" {
 		return nil, p.fail("access_token", "empty", nil)
 	}
-	if t.TokenType, ok = f.text(f.tokenType); !ok || t.TokenType == "" {
-		return nil, p.fieldError("token_type", f.tokenType, "a non-empty string")
+	// The access token goes into the Authorization header of every request: one
+	// holding a control character or a space would make every request fail (Go
+	// refuses such a header value) until the tokens are replaced. RFC 6750's
+	// b64token would allow even less, but real tokens break it (Salesforce's hold
+	// '!'), so only what cannot travel in that header is refused.
+	if strings.ContainsFunc(t.AccessToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, p.fail("access_token", "holds a control character or a space", nil)
 	}
-	if t.RefreshToken, ok = f.optText(f.refresh); !ok {
+	tt := f.get("token_type")
+	if t.TokenType, ok = tt.text(); !ok || t.TokenType == "" {
+		return nil, p.fieldError("token_type", tt, "a non-empty string")
+	}
+	if t.RefreshToken, ok = f.get("refresh_token").optText(); !ok {
 		return nil, p.fail("refresh_token", "not a string", nil)
 	}
-	if t.IDToken, ok = f.optText(f.idToken); !ok {
+	if t.IDToken, ok = f.get("id_token").optText(); !ok {
 		return nil, p.fail("id_token", "not a string", nil)
 	}
-	d, err := f.lifetime(f.expiresIn)
+	d, err := f.get("expires_in").lifetime()
 	if err != nil {
 		return nil, p.fail("expires_in", err.Error(), nil)
 	}
 	if d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)
 	}
-	rf, rname := f.rtei, "refresh_token_expires_in"
+	rname := "refresh_token_expires_in"
+	rf := f.get(rname)
 	if rf.absent() {
-		rf, rname = f.refreshExpiresIn, "refresh_expires_in"
+		rname = "refresh_expires_in"
+		rf = f.get(rname)
 	}
-	if d, err = f.lifetime(rf); err != nil {
+	if d, err = rf.lifetime(); err != nil {
 		return nil, p.fail(rname, err.Error(), nil)
 	}
 	if d > 0 {
 		t.RefreshTokenExpiresAt = t.IssuedAt.Add(d)
 	}
-	if t.Scopes, err = f.scopes(); err != nil {
+	if t.Scopes, err = f.get("scope").scopes(); err != nil {
 		return nil, p.fail("scope", err.Error(), nil)
 	}
+	t.extra = f.extras()
 	return t, nil
 }
 
@@ -217,58 +286,45 @@ func (p *parser) parse() (*Tokens, error) {
 func (p *parser) redirect() *ResponseError {
 	reason := "redirect not followed"
 	if loc := p.resp.Header.Get("Location"); loc != "" {
-		reason += " (to " + clip(redactURL(loc), 120) + ")"
+		reason += " (to " + clip(p.info.redact(redactURL(loc)), 120) + ")"
 	}
 	return p.fail("", reason, nil)
 }
 
-// fields reads the known fields out of a JSON or form body.
-func (p *parser) fields() (*fields, error) {
-	f := &p.f
+// read reads the fields of a JSON or form body into p.f, a JSON object's
+// through *obj.
+func (p *parser) read(obj *map[string]rawJSON) error {
 	p.body = bytes.TrimPrefix(p.body, []byte("\xef\xbb\xbf")) // a UTF-8 byte-order mark
 	b := bytes.TrimLeft(p.body, " \t\r\n")
 	if len(b) == 0 {
-		return nil, p.fail("", "empty body", nil)
+		return p.fail("", "empty body", nil)
 	}
 	if b[0] == '{' {
 		p.noExcerpt = true // the values before a fault may be tokens
-		if !wire.Valid(p.body) {
-			return nil, p.fail("", "malformed JSON", json.Unmarshal(p.body, new(json.RawMessage)))
+		// Unmarshal keeps the last of duplicate names, and decodes escaped ones.
+		if err := json.Unmarshal(p.body, obj); err != nil {
+			return p.fail("", "malformed JSON", err)
 		}
-		// One copy of the body; every field is a substring of it.
-		p.text = string(p.body)
-		obj, _ := wire.NewObject(p.text)
-		for k, v, ok := obj.Next(); ok; k, v, ok = obj.Next() {
-			if dst := f.slot(wire.Key(k)); dst != nil {
-				*dst = rawField{raw: v, set: true, json: true}
-			}
-		}
-		return f, nil
+		p.f.obj = *obj // never nil: the body is an object
+		return nil
 	}
 	if !p.formLike() {
 		if (b[0] == '[' || b[0] == '"') && json.Valid(p.body) {
 			p.noExcerpt = true // the values may be tokens
-			return nil, p.fail("", "JSON body is not an object", nil)
+			return p.fail("", "JSON body is not an object", nil)
 		}
-		return nil, p.fail("", "not an OAuth response", nil)
+		return p.fail("", "not an OAuth response", nil)
 	}
-	text := string(bytes.TrimSpace(p.body))
-	vals, err := url.ParseQuery(text)
+	vals, err := url.ParseQuery(string(bytes.TrimSpace(p.body)))
 	// Excerpts show the names only, even of a form that does not parse: the
 	// values may be tokens.
 	p.noExcerpt = true
 	p.names = slices.Sorted(maps.Keys(vals))
 	if err != nil || len(vals) == 0 {
-		return nil, p.fail("", "not an OAuth response", nil)
+		return p.fail("", "not an OAuth response", nil)
 	}
-	f.form = true
-	p.text = text // as parsed, so that Extra agrees
-	for name := range vals {
-		if dst := f.slot(name); dst != nil {
-			*dst = rawField{raw: vals.Get(name), set: true}
-		}
-	}
-	return f, nil
+	p.f.form = vals
+	return nil
 }
 
 // formLike reports whether a body that is not a JSON object may be form data:
@@ -288,57 +344,40 @@ func (p *parser) formLike() bool {
 	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
 }
 
-func (f *fields) slot(name string) *rawField {
-	switch name {
-	case "error":
-		return &f.errorCode
-	case "error_description":
-		return &f.errorDescription
-	case "error_uri":
-		return &f.uri
-	case "access_token":
-		return &f.accessToken
-	case "token_type":
-		return &f.tokenType
-	case "refresh_token":
-		return &f.refresh
-	case "expires_in":
-		return &f.expiresIn
-	case "refresh_token_expires_in":
-		return &f.rtei
-	case "refresh_expires_in":
-		return &f.refreshExpiresIn
-	case "scope":
-		return &f.scope
-	case "id_token":
-		return &f.idToken
-	}
-	return nil
-}
-
 // absent reports a field not sent, or sent as JSON null.
 func (r rawField) absent() bool {
-	return !r.set || r.json && r.raw == "null"
+	return !r.set || r.json == "null"
 }
 
 // text returns a field that must be a string; ok is false when it is absent or
 // not a string.
-func (f *fields) text(r rawField) (string, bool) {
+func (r rawField) text() (string, bool) {
 	if !r.set {
 		return "", false
 	}
-	if !r.json {
-		return r.raw, true
+	if r.json == "" {
+		return r.form, true
 	}
-	return wire.String(r.raw)
+	if r.json[0] != '"' {
+		return "", false
+	}
+	// Most strings hold no escape and are valid UTF-8, which is all the
+	// decoder would look at: they are taken as they stand, without the
+	// decoder's allocations (a fifth of a refresh's in all) or a copy.
+	if strings.IndexByte(string(r.json), '\\') < 0 && utf8.ValidString(string(r.json)) {
+		return string(r.json[1 : len(r.json)-1]), true
+	}
+	var s string
+	err := json.Unmarshal([]byte(r.json), &s)
+	return s, err == nil
 }
 
 // optText is text for an optional field: absent or null gives "", true.
-func (f *fields) optText(r rawField) (string, bool) {
+func (r rawField) optText() (string, bool) {
 	if r.absent() {
 		return "", true
 	}
-	return f.text(r)
+	return r.text()
 }
 
 func (p *parser) fieldError(name string, r rawField, want string) *ResponseError {
@@ -354,19 +393,18 @@ const maxSeconds = math.MaxInt64 / int64(time.Second)
 // lifetime reads expires_in and its kin: a JSON number or a numeric string
 // (Entra v1, PayPal), whole or fractional. Absent, null, "" and 0 give 0
 // (unknown); negative, overflowing or non-numeric values are errors.
-func (f *fields) lifetime(r rawField) (time.Duration, error) {
+func (r rawField) lifetime() (time.Duration, error) {
 	if r.absent() {
 		return 0, nil
 	}
-	s := r.raw
-	if r.json {
-		if s[0] == '"' {
-			var ok bool
-			if s, ok = wire.String(r.raw); !ok {
+	s := r.form
+	if r.json != "" {
+		var ok bool
+		if s, ok = r.text(); !ok {
+			if c := r.json[0]; c != '-' && (c < '0' || c > '9') {
 				return 0, errors.New("not a number")
 			}
-		} else if c := s[0]; c != '-' && (c < '0' || c > '9') {
-			return 0, errors.New("not a number")
+			s = string(r.json)
 		}
 	}
 	s = strings.TrimSpace(s)
@@ -410,24 +448,16 @@ func (f *fields) lifetime(r rawField) (time.Duration, error) {
 
 // scopes reads scope: a space- (or comma-) separated string, a JSON array of
 // strings, or null.
-func (f *fields) scopes() ([]string, error) {
-	r := f.scope
+func (r rawField) scopes() ([]string, error) {
 	if r.absent() {
 		return nil, nil
 	}
-	if !r.json {
-		return splitScope(r.raw), nil
-	}
-	switch r.raw[0] {
-	case '"':
-		s, ok := wire.String(r.raw)
-		if !ok {
-			return nil, errors.New("not a string")
-		}
+	if s, ok := r.text(); ok {
 		return splitScope(s), nil
-	case '[':
+	}
+	if r.json[0] == '[' {
 		var list []string
-		if err := json.Unmarshal([]byte(r.raw), &list); err != nil {
+		if err := json.Unmarshal([]byte(r.json), &list); err != nil {
 			return nil, errors.New("not a string or an array of strings")
 		}
 		if list == nil {
@@ -446,15 +476,15 @@ func splitScope(s string) []string {
 	return list
 }
 
-func (p *parser) oauthError(f *fields, code string) *OAuthError {
-	desc, _ := f.text(f.errorDescription)
-	uri, _ := f.text(f.uri)
+func (p *parser) oauthError(code string) *OAuthError {
+	desc, _ := p.f.get("error_description").text()
+	uri, _ := p.f.get("error_uri").text()
 	return &OAuthError{
 		Code:            code,
 		Description:     p.info.redact(desc),
 		URI:             p.info.redact(uri),
 		StatusCode:      p.resp.StatusCode,
-		RetryAfter:      retryAfter(p.resp.Header, p.now),
+		RetryAfter:      retryAfter(p.resp.Header, p.c.now),
 		WWWAuthenticate: p.resp.Header.Get("WWW-Authenticate"),
 	}
 }
@@ -471,6 +501,9 @@ func excerpt(body []byte, info *requestInfo) string {
 			return "(withheld: the body names " + name + ")"
 		}
 	}
-	s := info.redact(string(body[:min(len(body), 4*max)]))
+	// Redact the whole body before anything is cut, so that a secret across a
+	// cut cannot leave its head behind.
+	s := info.redact(string(body))
+	s = s[:min(len(s), 4*max)] // enough for max characters once white space is folded
 	return clip(strings.Join(strings.Fields(s), " "), max)
 }

@@ -57,6 +57,5 @@ done
 echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
-go test -run='^$' -fuzz='^FuzzObject$' -fuzztime="$FUZZTIME" ./internal/wire
 
 echo "== all checks passed"
