@@ -11,8 +11,8 @@ import (
 	"github.com/tokenrefresh/refresh"
 )
 
-// An Auth may write Authorization under any spelling of the key; net/http sends
-// each spelling as it is, so each counts towards the one-method rule.
+// An Auth may write Authorization under any spelling of the key: each counts
+// towards the one-method rule, and the header goes out under its canonical name.
 func TestAuthOneMethodUnderAnySpellingOfAuthorization(t *testing.T) {
 	const basic = "Basic aWQ6c2VjcmV0"
 	tests := []struct {
@@ -56,8 +56,13 @@ func TestAuthOneMethodUnderAnySpellingOfAuthorization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var sent atomic.Int32
+			var authz []string
 			rt := oneMethodRoundTrip(func(r *http.Request) (*http.Response, error) {
 				sent.Add(1)
+				authz = r.Header["Authorization"]
+				if _, raw := r.Header["authorization"]; raw {
+					authz = append(authz, "(also under a non-canonical key)")
+				}
 				r.Body.Close()
 				body := `{"access_token":"at-1","token_type":"Bearer","expires_in":3600}`
 				return &http.Response{
@@ -77,6 +82,8 @@ func TestAuthOneMethodUnderAnySpellingOfAuthorization(t *testing.T) {
 				t.Errorf("%d token requests sent, want none", sent.Load())
 			case !tt.wantErr && err != nil:
 				t.Errorf("Refresh: %v", err)
+			case !tt.wantErr && (len(authz) != 1 || authz[0] != basic):
+				t.Errorf("Authorization sent as %q, want the one value under the canonical key", authz)
 			}
 		})
 	}

@@ -216,6 +216,14 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 			}
 			return nil, &ConfigError{Field: "Auth", Reason: "client authentication failed: " + err.Error(), Err: err}
 		}
+		// Header names as the Auth spelled them go on the wire as they are:
+		// canonicalise them, so that checks and redaction see every value.
+		for k, v := range req.Header {
+			if ck := http.CanonicalHeaderKey(k); ck != k {
+				req.Header[ck] = append(req.Header[ck], v...)
+				delete(req.Header, k)
+			}
+		}
 		if err := ar.checkOneMethod(); err != nil {
 			return nil, err
 		}
