@@ -214,12 +214,13 @@ func seconds(v any) (time.Duration, bool) {
 // sent (Tokens.Lifetime in whole seconds), not the time left now, or 0 when
 // unknown.
 //
-// Every field of the token response is reachable through oauth2.Token.Extra,
-// id_token included, as x/oauth2 would give it for a JSON response: numbers
-// as float64, objects as map[string]any, arrays as []any. Fields of a
+// The response's other fields ([refresh.Tokens.Fields]) are reachable through
+// oauth2.Token.Extra as x/oauth2 would give them for a JSON response: numbers
+// as float64, objects as map[string]any, arrays as []any; fields of a
 // form-encoded response are strings (x/oauth2 would parse numbers out of
-// them). When Tokens.Fields is empty (Tokens built by hand), only IDToken is
-// there, as the id_token extra.
+// them). The fields Tokens holds as members come back from the members:
+// access_token, token_type, refresh_token and id_token as strings, expires_in
+// and refresh_token_expires_in as float64 seconds, scope joined with spaces.
 // A nil t gives nil.
 func ToToken(t *refresh.Tokens) *oauth2.Token {
 	if t == nil {
@@ -235,15 +236,25 @@ func ToToken(t *refresh.Tokens) *oauth2.Token {
 		tok.ExpiresIn = max(int64(life/time.Second), 1) // a lifetime under 1 s is not "unknown"
 	}
 	fields := t.Fields()
-	if len(fields) == 0 && t.IDToken == "" {
-		return tok
-	}
-	extra := make(map[string]any, len(fields)+1)
+	extra := make(map[string]any, len(fields)+6)
 	for k, v := range fields {
 		extra[k] = plain(v)
 	}
-	if t.IDToken != "" {
-		extra["id_token"] = t.IDToken
+	// The fields Tokens holds as members, as a JSON response would give them.
+	for k, v := range map[string]string{"access_token": t.AccessToken, "token_type": t.TokenType,
+		"refresh_token": t.RefreshToken, "id_token": t.IDToken} {
+		if v != "" {
+			extra[k] = v
+		}
+	}
+	if tok.ExpiresIn > 0 {
+		extra["expires_in"] = float64(tok.ExpiresIn)
+	}
+	if !t.RefreshTokenExpiresAt.IsZero() && !t.IssuedAt.IsZero() {
+		extra["refresh_token_expires_in"] = float64(int64(t.RefreshTokenExpiresAt.Sub(t.IssuedAt) / time.Second))
+	}
+	if t.Scopes != nil {
+		extra["scope"] = strings.Join(t.Scopes, " ")
 	}
 	return tok.WithExtra(extra)
 }
