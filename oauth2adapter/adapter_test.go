@@ -381,9 +381,9 @@ func TestToToken(t *testing.T) {
 			extras: map[string]any{"token_type": "bearer", "id_token": nil},
 		},
 		{
-			name:   "expires_in as a string (Entra v1, PayPal)",
-			body:   `{"access_token":"at","token_type":"Bearer","expires_in":"7200","expires_on":"1767243600"}`,
-			want:   &oauth2.Token{AccessToken: "at", TokenType: "Bearer", Expiry: now.Add(2 * time.Hour), ExpiresIn: 7200},
+			name: "expires_in as a string (Entra v1, PayPal)",
+			body: `{"access_token":"at","token_type":"Bearer","expires_in":"7200","expires_on":"1767243600"}`,
+			want: &oauth2.Token{AccessToken: "at", TokenType: "Bearer", Expiry: now.Add(2 * time.Hour), ExpiresIn: 7200},
 			// expires_in comes back from the Tokens member, as a number.
 			extras: map[string]any{"expires_in": float64(7200), "expires_on": "1767243600"},
 		},
