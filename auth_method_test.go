@@ -60,6 +60,7 @@ func TestAuthOneMethodUnderAnySpellingOfAuthorization(t *testing.T) {
 			rt := oneMethodRoundTrip(func(r *http.Request) (*http.Response, error) {
 				sent.Add(1)
 				authz = r.Header["Authorization"]
+				//lint:ignore SA1008 the test looks for a key that was not canonicalised
 				if _, raw := r.Header["authorization"]; raw {
 					authz = append(authz, "(also under a non-canonical key)")
 				}
