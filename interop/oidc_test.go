@@ -326,6 +326,10 @@ func oidcTestStore(t *testing.T, s *oidcServer) {
 	ctx := t.Context()
 	rec := &oidcRecorder{base: http.DefaultTransport}
 	c := s.client(s.auth(t, "post"), &http.Client{Transport: rec})
+	// The client's clock moves past the Source's minimum interval between a
+	// refresh forced by a rejection and the next one before each step.
+	var skew atomic.Int64
+	c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	rt0 := s.mint(t, "post", oidcScope)
 	store := refresh.NewMemoryStore(nil)
 	a := refresh.NewSource(c, &refresh.Tokens{RefreshToken: rt0}, refresh.WithStore(store))
@@ -347,6 +351,7 @@ func oidcTestStore(t *testing.T, s *oidcServer) {
 	}
 	var last *refresh.Tokens
 	for i, st := range steps {
+		skew.Add(int64(10 * time.Second))
 		if st.invalidate {
 			cur, err := st.src.Token(ctx)
 			if err != nil {
