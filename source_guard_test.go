@@ -30,7 +30,6 @@ func TestSourceGuardRunCarriesNoCallerValues(t *testing.T) {
 		st := srcNewStore(nil)
 		var loadCtx context.Context
 		var mu sync.Mutex
-		st.onLoad = func(int) {}
 		src := NewSource(e.client(), srcExpired("at-0", "rt-0"), WithStore(guardCtxStore{st, &mu, &loadCtx}))
 		var headers []string
 		trace := &httptrace.ClientTrace{WroteHeaderField: func(k string, _ []string) { headers = append(headers, k) }}
@@ -134,7 +133,9 @@ func TestSourceGuardPanicReachesTheWaiters(t *testing.T) {
 					initial = nil
 				}
 				src := NewSource(c, initial, tt.setup(c)...)
-				e.hold() // every caller waits for the run before it can end
+				// All three wait for the run: a caller that came later
+				// would get the tokens kept after a panic in Save.
+				e.hold()
 				g := srcCall(t.Context(), src, 3)
 				synctest.Wait()
 				e.release()

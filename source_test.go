@@ -1,16 +1,14 @@
 package refresh
 
-// Tests of Source, MemoryStore and StoreFunc (source.go).
+// Tests of Source, MemoryStore and StoreFunc (source.go, store.go), in
+// testing/synctest bubbles: time is fake, time.Sleep moves the clock at once,
+// and synctest.Wait returns when every other goroutine of the bubble is
+// blocked. The token endpoint is a fake behind an http.RoundTripper
+// (srcEndpoint), since real sockets do not block durably. Printing a Source or
+// a MemoryStore without secrets is tested in redact_test.go.
 //
-// Most tests run in a testing/synctest bubble, where time is fake: time.Sleep
-// moves the clock at once, and synctest.Wait returns when every other goroutine
-// of the bubble is blocked. The token endpoint there is a fake behind an
-// http.RoundTripper (srcEndpoint), since real sockets do not block durably. One
-// test runs over a real loopback httptest server with an injected clock.
-//
-// Every top-level name in this file starts with "src" (or "TestSource",
-// "TestMemoryStore", "TestStoreFunc"), so that it cannot clash with the helpers
-// of other test files of package refresh.
+// Top-level names start with "src" or "TestSource", "TestMemoryStore",
+// "TestStoreFunc", so that they cannot clash with other test files.
 
 import (
 	"bytes"
@@ -21,7 +19,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -34,15 +31,11 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// srcTokenURL is where the fake token endpoint pretends to be: a loopback
-// address, so that the Client accepts http. Nothing listens there.
+// srcTokenURL is a loopback address, so that the Client accepts http. Nothing
+// listens there.
 const srcTokenURL = "http://127.0.0.1/oauth2/token"
 
-// srcClientSecret is the client secret every test Client sends.
 const srcClientSecret = "client-secret-Zq81"
-
-// srcIgnoreRaw compares Tokens by their exported fields.
-var srcIgnoreRaw = cmpopts.IgnoreUnexported(Tokens{})
 
 // srcRoundTripFunc is an http.RoundTripper made of a function.
 type srcRoundTripFunc func(*http.Request) (*http.Response, error)
@@ -56,8 +49,7 @@ type srcAnswer struct {
 	body        string
 }
 
-// srcGrant is a token response; an empty rt sends no refresh token, an empty
-// scope no scope.
+// srcGrant is a token response; an empty rt or scope is left out.
 func srcGrant(at, rt string, expiresIn int, scope string) srcAnswer {
 	m := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": expiresIn}
 	if rt != "" {
@@ -66,10 +58,7 @@ func srcGrant(at, rt string, expiresIn int, scope string) srcAnswer {
 	if scope != "" {
 		m["scope"] = scope
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
+	b, _ := json.Marshal(m)
 	return srcAnswer{status: http.StatusOK, contentType: "application/json", body: string(b)}
 }
 
@@ -78,89 +67,58 @@ func srcOAuthFailure(status int, code string) srcAnswer {
 	return srcAnswer{status: status, contentType: "application/json", body: `{"error":"` + code + `"}`}
 }
 
-// srcRotating answers the n-th request with access token at-n and refresh
-// token rt-n, valid for an hour.
+// srcRotating answers the n-th request with at-n and rt-n, valid for an hour.
 func srcRotating(n int, _ string) srcAnswer {
 	return srcGrant(fmt.Sprintf("at-%d", n), fmt.Sprintf("rt-%d", n), 3600, "")
 }
 
-// srcEndpoint is a fake token endpoint behind an http.RoundTripper. It counts
-// the requests, records the refresh token each one carried, and answers with
-// answer(n, refreshToken) for the n-th request (from 1). After hold, requests
-// wait at the endpoint until release (or until their context ends).
+// srcEndpoint is a fake token endpoint. It records the refresh token and the
+// context of each request and answers the n-th (from 1) with answer(n, rt).
+// After hold, requests wait until release or until their context ends.
 type srcEndpoint struct {
 	answer func(n int, refreshToken string) srcAnswer
-
-	n atomic.Int32 // requests received
+	n      atomic.Int32
 
 	mu   sync.Mutex
-	rts  []string          // the refresh_token of each request, in order
-	ctxs []context.Context // the context of each request, in order
-	gate chan struct{}     // non-nil: requests wait until it is closed
+	rts  []string
+	ctxs []context.Context
+	gate chan struct{}
 }
 
 func srcNewEndpoint(answer func(n int, refreshToken string) srcAnswer) *srcEndpoint {
 	return &srcEndpoint{answer: answer}
 }
 
-// client returns a Client of e, with client_secret_post authentication.
 func (e *srcEndpoint) client() *Client {
-	return &Client{
-		TokenURL:   srcTokenURL,
-		Auth:       ClientSecretPost("client-1", srcClientSecret),
-		HTTPClient: &http.Client{Transport: srcRoundTripFunc(e.roundTrip)},
-	}
+	return &Client{TokenURL: srcTokenURL, Auth: ClientSecretPost("client-1", srcClientSecret),
+		HTTPClient: &http.Client{Transport: srcRoundTripFunc(e.roundTrip)}}
 }
 
-func (e *srcEndpoint) hold() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.gate = make(chan struct{})
-}
+func (e *srcEndpoint) hold() { e.mu.Lock(); e.gate = make(chan struct{}); e.mu.Unlock() }
 
-func (e *srcEndpoint) release() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.gate != nil {
-		close(e.gate)
-		e.gate = nil
-	}
-}
+func (e *srcEndpoint) release() { e.mu.Lock(); close(e.gate); e.gate = nil; e.mu.Unlock() }
 
 func (e *srcEndpoint) requests() int { return int(e.n.Load()) }
 
-// sent returns the refresh token of each request so far.
 func (e *srcEndpoint) sent() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]string(nil), e.rts...)
 }
 
-// lastContext returns the context of the last request.
 func (e *srcEndpoint) lastContext() context.Context {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.ctxs) == 0 {
-		return nil
-	}
 	return e.ctxs[len(e.ctxs)-1]
 }
 
 func (e *srcEndpoint) roundTrip(req *http.Request) (*http.Response, error) {
-	b, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		return nil, err
-	}
+	b, _ := io.ReadAll(req.Body)
+	form, _ := url.ParseQuery(string(b))
 	rt := form.Get("refresh_token")
 	n := int(e.n.Add(1))
 	e.mu.Lock()
-	e.rts = append(e.rts, rt)
-	e.ctxs = append(e.ctxs, req.Context())
+	e.rts, e.ctxs = append(e.rts, rt), append(e.ctxs, req.Context())
 	gate := e.gate
 	e.mu.Unlock()
 	if gate != nil {
@@ -171,17 +129,8 @@ func (e *srcEndpoint) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	a := e.answer(n, rt)
-	h := http.Header{}
-	if a.contentType != "" {
-		h.Set("Content-Type", a.contentType)
-	}
-	return &http.Response{
-		StatusCode:    a.status,
-		Header:        h,
-		Body:          io.NopCloser(strings.NewReader(a.body)),
-		ContentLength: int64(len(a.body)),
-		Request:       req,
-	}, nil
+	return &http.Response{StatusCode: a.status, Header: http.Header{"Content-Type": {a.contentType}},
+		Body: io.NopCloser(strings.NewReader(a.body)), ContentLength: int64(len(a.body)), Request: req}, nil
 }
 
 // srcTokens returns Bearer tokens issued at issued that live for life.
@@ -194,7 +143,12 @@ func srcExpired(at, rt string) *Tokens {
 	return srcTokens(at, rt, time.Now().Add(-2*time.Hour), time.Hour)
 }
 
-// srcResult is what one Token call returned.
+// srcAhead returns tokens 15 s before their expiry: inside the default leeway,
+// still valid.
+func srcAhead(at, rt string) *Tokens {
+	return srcTokens(at, rt, time.Now().Add(-time.Hour+15*time.Second), time.Hour)
+}
+
 type srcResult struct {
 	tok *Tokens
 	err error
@@ -203,7 +157,7 @@ type srcResult struct {
 // srcCallers is a group of goroutines calling Token once each.
 type srcCallers struct {
 	wg   sync.WaitGroup
-	done atomic.Int32 // calls that have returned
+	done atomic.Int32
 	res  []srcResult
 }
 
@@ -222,10 +176,16 @@ func srcCall(ctx context.Context, src *Source, n int) *srcCallers {
 
 func (g *srcCallers) returned() int { return int(g.done.Load()) }
 
-// wait waits for every call and returns their results.
-func (g *srcCallers) wait() []srcResult {
-	g.wg.Wait()
-	return g.res
+func (g *srcCallers) wait() []srcResult { g.wg.Wait(); return g.res }
+
+// srcWantAll checks that every call got access token at.
+func srcWantAll(t *testing.T, res []srcResult, at string) {
+	t.Helper()
+	for i, r := range res {
+		if r.err != nil || srcAccessToken(r.tok) != at {
+			t.Fatalf("caller %d got (%q, %v), want %s", i, srcAccessToken(r.tok), r.err, at)
+		}
+	}
 }
 
 // srcAccessToken is tok's access token, or "" for nil.
@@ -236,7 +196,6 @@ func srcAccessToken(tok *Tokens) string {
 	return tok.AccessToken
 }
 
-// srcMustToken calls src.Token and stops the test on an error.
 func srcMustToken(t *testing.T, src *Source) *Tokens {
 	t.Helper()
 	tok, err := src.Token(t.Context())
@@ -246,7 +205,14 @@ func srcMustToken(t *testing.T, src *Source) *Tokens {
 	return tok
 }
 
-// srcWantRequests checks how many requests e received.
+// srcWantToken checks that Token returns access token want.
+func srcWantToken(t *testing.T, src *Source, want string) {
+	t.Helper()
+	if got := srcAccessToken(srcMustToken(t, src)); got != want {
+		t.Errorf("Token = %q, want %s", got, want)
+	}
+}
+
 func srcWantRequests(t *testing.T, e *srcEndpoint, want int) {
 	t.Helper()
 	if got := e.requests(); got != want {
@@ -258,23 +224,22 @@ func srcWantRequests(t *testing.T, e *srcEndpoint, want int) {
 func srcWantSent(t *testing.T, e *srcEndpoint, want ...string) {
 	t.Helper()
 	if diff := cmp.Diff(want, e.sent(), cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("refresh tokens sent to the endpoint (-want +got):\n%s", diff)
+		t.Errorf("refresh tokens sent (-want +got):\n%s", diff)
 	}
 }
 
-// srcStore wraps a MemoryStore: it counts the calls, can fail them, can hold
-// Save, and runs onLoad after each Load.
+// srcStore wraps a MemoryStore: it counts and records the calls, can fail
+// them, can hold Save, and runs onLoad after each Load.
 type srcStore struct {
-	mem *MemoryStore
-
+	mem          *MemoryStore
 	loads, saves atomic.Int32
 
 	mu       sync.Mutex
-	saveErr  error         // Save fails with it when non-nil
-	loadErr  error         // Load fails with it when non-nil
-	saveGate chan struct{} // non-nil: Save waits until it is closed
-	saved    []*Tokens     // what Save was given, in order
-	onLoad   func(n int)   // called after the n-th Load (from 1)
+	saveErr  error
+	loadErr  error
+	saveGate chan struct{}
+	saved    []*Tokens
+	onLoad   func(n int) // after the n-th Load (from 1)
 }
 
 var (
@@ -292,18 +257,17 @@ func (s *srcStore) Load(ctx context.Context) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.mem.Load(ctx)
+	t, _ := s.mem.Load(ctx)
 	if onLoad != nil {
 		onLoad(n)
 	}
-	return t, err
+	return t, nil
 }
 
 func (s *srcStore) Save(ctx context.Context, t *Tokens) error {
 	s.saves.Add(1)
 	s.mu.Lock()
-	c := *t
-	s.saved = append(s.saved, &c)
+	s.saved = append(s.saved, copyTokens(t))
 	err, gate := s.saveErr, s.saveGate
 	s.mu.Unlock()
 	if gate != nil {
@@ -315,32 +279,10 @@ func (s *srcStore) Save(ctx context.Context, t *Tokens) error {
 	return s.mem.Save(ctx, t)
 }
 
-func (s *srcStore) setSaveErr(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.saveErr = err
-}
-
-func (s *srcStore) setLoadErr(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loadErr = err
-}
-
-func (s *srcStore) holdSave() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.saveGate = make(chan struct{})
-}
-
-func (s *srcStore) releaseSave() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.saveGate != nil {
-		close(s.saveGate)
-		s.saveGate = nil
-	}
-}
+func (s *srcStore) setSaveErr(err error) { s.mu.Lock(); s.saveErr = err; s.mu.Unlock() }
+func (s *srcStore) setLoadErr(err error) { s.mu.Lock(); s.loadErr = err; s.mu.Unlock() }
+func (s *srcStore) holdSave()            { s.mu.Lock(); s.saveGate = make(chan struct{}); s.mu.Unlock() }
+func (s *srcStore) releaseSave()         { s.mu.Lock(); close(s.saveGate); s.saveGate = nil; s.mu.Unlock() }
 
 func (s *srcStore) savedTokens() []*Tokens {
 	s.mu.Lock()
@@ -348,223 +290,89 @@ func (s *srcStore) savedTokens() []*Tokens {
 	return append([]*Tokens(nil), s.saved...)
 }
 
-// stored returns the access and refresh token the store holds, "" when empty.
-func (s *srcStore) stored(t *testing.T) (at, rt string) {
-	t.Helper()
-	tok, err := s.mem.Load(t.Context())
-	if err != nil {
-		t.Fatalf("MemoryStore.Load: %v", err)
-	}
+// stored returns the access and refresh token the store holds.
+func (s *srcStore) stored() (at, rt string) {
+	tok, _ := s.mem.Load(context.Background())
 	if tok == nil {
 		return "", ""
 	}
 	return tok.AccessToken, tok.RefreshToken
 }
 
+func (s *srcStore) wantStored(t *testing.T, at, rt string) {
+	t.Helper()
+	if gotAT, gotRT := s.stored(); gotAT != at || gotRT != rt {
+		t.Errorf("store holds (%q, %q), want (%q, %q)", gotAT, gotRT, at, rt)
+	}
+}
+
 func TestSourceOneRefreshForManyGoroutines(t *testing.T) {
-	const callers = 1000
-
-	t.Run("1000 goroutines at expiry wait for one request and all get its token", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			e.hold()
-			src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
-
-			g := srcCall(t.Context(), src, callers)
-			synctest.Wait()
-			srcWantRequests(t, e, 1)
-			if n := g.returned(); n != 0 {
-				t.Errorf("%d callers returned while the refresh was at the server, want 0", n)
-			}
-			e.release()
-			res := g.wait()
-
-			srcWantRequests(t, e, 1)
-			srcWantSent(t, e, "rt-0")
-			first := res[0].tok
-			for i, r := range res {
-				if r.err != nil {
-					t.Fatalf("caller %d: Token: %v", i, r.err)
-				}
-				if r.tok != first || r.tok.AccessToken != "at-1" {
-					t.Fatalf("caller %d got access token %q (%p), want the shared at-1 (%p)", i, r.tok.AccessToken, r.tok, first)
-				}
-			}
-			if got := srcMustToken(t, src); got != first {
-				t.Errorf("a later Token returned %q, want the cached at-1", got.AccessToken)
-			}
-			srcWantRequests(t, e, 1)
-		})
-	})
-
-	t.Run("1000 goroutines over a loopback httptest server make one request", func(t *testing.T) {
-		t0 := time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
-		var requests atomic.Int32
-		gate := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			select {
-			case <-gate:
-			case <-r.Context().Done():
-				return
-			}
-			if err := r.ParseForm(); err != nil {
-				t.Errorf("token endpoint: ParseForm: %v", err)
-			}
-			if got := r.PostForm.Get("refresh_token"); got != "rt-0" {
-				t.Errorf("token endpoint: refresh_token = %q, want rt-0", got)
-			}
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-1"}`)
-		}))
-		t.Cleanup(srv.Close)
-		c := &Client{TokenURL: srv.URL + "/token", HTTPClient: srv.Client(), Now: func() time.Time { return t0 }}
-		src := NewSource(c, srcTokens("at-0", "rt-0", t0.Add(-2*time.Hour), time.Hour))
-
-		var started sync.WaitGroup
-		started.Add(callers)
-		g := &srcCallers{res: make([]srcResult, callers)}
-		for i := range callers {
-			g.wg.Go(func() {
-				started.Done()
-				tok, err := src.Token(t.Context())
-				g.res[i] = srcResult{tok, err}
-			})
+	synctest.Test(t, func(t *testing.T) {
+		e := srcNewEndpoint(srcRotating)
+		e.hold()
+		src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
+		g := srcCall(t.Context(), src, 1000)
+		synctest.Wait()
+		srcWantRequests(t, e, 1)
+		if n := g.returned(); n != 0 {
+			t.Errorf("%d callers returned while the refresh was at the server, want 0", n)
 		}
-		started.Wait()
-		close(gate)
+		e.release()
 		res := g.wait()
+		srcWantAll(t, res, "at-1")
+		for i, r := range res {
+			if r.tok != res[0].tok {
+				t.Fatalf("caller %d got a *Tokens of its own, want the shared one", i)
+			}
+		}
+		if srcMustToken(t, src) != res[0].tok {
+			t.Errorf("a later Token did not return the cached tokens")
+		}
+		srcWantSent(t, e, "rt-0")
+	})
+}
 
-		if got := requests.Load(); got != 1 {
-			t.Errorf("token requests at the server = %d, want 1", got)
+func TestSourceFailureAnswersAllWaitersAndBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		backoffs := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60} // seconds, up to a minute
+		e := srcNewEndpoint(func(n int, _ string) srcAnswer {
+			if n <= len(backoffs) {
+				return srcOAuthFailure(http.StatusBadRequest, "invalid_request")
+			}
+			return srcGrant("at-ok", "rt-ok", 3600, "")
+		})
+		e.hold()
+		src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
+		g := srcCall(t.Context(), src, 100)
+		synctest.Wait()
+		e.release()
+		res := g.wait()
+		first := res[0].err
+		var oe *OAuthError
+		if !errors.As(first, &oe) || !errors.Is(first, ErrInvalidRequest) {
+			t.Fatalf("Token error = %v, want an *OAuthError invalid_request", first)
 		}
 		for i, r := range res {
-			if r.err != nil || srcAccessToken(r.tok) != "at-1" {
-				t.Fatalf("caller %d: Token = %q, %v; want at-1, nil", i, srcAccessToken(r.tok), r.err)
+			if r.tok != nil || r.err != first {
+				t.Fatalf("waiter %d got (%v, %v), want the shared error", i, r.tok, r.err)
 			}
 		}
-	})
-}
+		srcWantRequests(t, e, 1)
 
-func TestSourceFailedRefreshAnswersAllWaiters(t *testing.T) {
-	const waiters = 100
-	tests := []struct {
-		name    string
-		failure srcAnswer
-		check   func(t *testing.T, err error)
-	}{
-		{
-			name:    "an HTTP 500 without an OAuth body is one *ResponseError for all",
-			failure: srcAnswer{status: http.StatusInternalServerError, contentType: "text/html", body: "<html>down</html>"},
-			check: func(t *testing.T, err error) {
-				var re *ResponseError
-				if !errors.As(err, &re) || re.StatusCode != http.StatusInternalServerError {
-					t.Errorf("error = %v (%T), want a *ResponseError with status 500", err, err)
-				}
-			},
-		},
-		{
-			name:    "an HTTP 400 invalid_request is one *OAuthError for all",
-			failure: srcOAuthFailure(http.StatusBadRequest, "invalid_request"),
-			check: func(t *testing.T, err error) {
-				var oe *OAuthError
-				if !errors.As(err, &oe) || oe.Code != "invalid_request" {
-					t.Errorf("error = %v (%T), want an *OAuthError invalid_request", err, err)
-				}
-				if !errors.Is(err, ErrInvalidRequest) {
-					t.Errorf("errors.Is(%v, ErrInvalidRequest) = false, want true", err)
-				}
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				// Two failures, then the endpoint recovers.
-				e := srcNewEndpoint(func(n int, rt string) srcAnswer {
-					if n <= 2 {
-						return tt.failure
-					}
-					return srcGrant("at-3", "rt-3", 3600, "")
-				})
-				e.hold()
-				src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
-
-				g := srcCall(t.Context(), src, waiters)
-				synctest.Wait()
-				srcWantRequests(t, e, 1)
-				e.release()
-				res := g.wait()
-				srcWantRequests(t, e, 1)
-				first := res[0].err
-				if first == nil {
-					t.Fatalf("Token succeeded with %q, want an error", srcAccessToken(res[0].tok))
-				}
-				tt.check(t, first)
-				for i, r := range res {
-					if r.tok != nil || r.err != first {
-						t.Fatalf("waiter %d got (%v, %v), want (nil, the shared error %v)", i, r.tok, r.err, first)
-					}
-				}
-
-				// Within the first backoff (1 s): the same error, no request.
-				time.Sleep(minBackoff / 2)
-				if _, err := src.Token(t.Context()); err != first {
-					t.Errorf("Token within the backoff: error = %v, want the shared error", err)
-				}
-				srcWantRequests(t, e, 1)
-
-				// After it: a new request, which fails again.
-				time.Sleep(minBackoff / 2)
-				if _, err := src.Token(t.Context()); err == nil {
-					t.Errorf("Token after the backoff succeeded, want the second failure")
-				} else {
-					tt.check(t, err)
-				}
-				srcWantRequests(t, e, 2)
-
-				// The backoff has doubled to 2 s: nothing new after 1 s.
-				time.Sleep(minBackoff)
-				if _, err := src.Token(t.Context()); err == nil {
-					t.Errorf("Token 1 s into the doubled backoff succeeded, want the second failure")
-				}
-				srcWantRequests(t, e, 2)
-
-				time.Sleep(minBackoff)
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-3" {
-					t.Errorf("Token after the doubled backoff = %q, want at-3", got)
-				}
-				srcWantRequests(t, e, 3)
-				srcWantSent(t, e, "rt-0", "rt-0", "rt-0")
-			})
-		})
-	}
-}
-
-func TestSourceBackoffGrowsToAMinute(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := srcNewEndpoint(func(int, string) srcAnswer {
-			return srcAnswer{status: http.StatusServiceUnavailable, contentType: "text/plain", body: "busy"}
-		})
-		c := e.client()
-		c.MaxAttempts = 1 // one request per run: the Client would retry a 503
-		src := NewSource(c, srcExpired("at-0", "rt-0"))
-		backoffs := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
 		for i, b := range backoffs {
 			b *= time.Second
-			if _, err := src.Token(t.Context()); err == nil {
-				t.Fatalf("failure %d: Token succeeded, want an error", i+1)
-			}
-			srcWantRequests(t, e, i+1)
 			time.Sleep(b - time.Millisecond)
-			if _, err := src.Token(t.Context()); err == nil {
-				t.Fatalf("failure %d: Token within the backoff succeeded, want an error", i+1)
-			}
-			if got := e.requests(); got != i+1 {
-				t.Fatalf("after failure %d, a call %v later made a request; want a backoff of %v", i+1, b-time.Millisecond, b)
+			if _, err := src.Token(t.Context()); err == nil || e.requests() != i+1 {
+				t.Fatalf("%v after failure %d: error %v and %d requests, want the error and no request (backoff %v)",
+					b-time.Millisecond, i+1, err, e.requests(), b)
 			}
 			time.Sleep(time.Millisecond)
+			_, err := src.Token(t.Context())
+			if e.requests() != i+2 || (err == nil) != (i == len(backoffs)-1) {
+				t.Fatalf("at the end of backoff %d: error %v and %d requests, want a new request", i+1, err, e.requests())
+			}
 		}
+		srcWantToken(t, src, "at-ok")
 	})
 }
 
@@ -575,22 +383,13 @@ func TestSourceCancelledWaiter(t *testing.T) {
 		ctx  func(parent context.Context) (context.Context, func())
 		want error
 	}{
-		{
-			name: "a waiter whose context is cancelled returns context.Canceled at once",
-			ctx: func(parent context.Context) (context.Context, func()) {
-				ctx, cancel := context.WithCancel(parent)
-				return ctx, cancel
-			},
-			want: context.Canceled,
-		},
-		{
-			name: "a waiter whose deadline passes returns context.DeadlineExceeded",
-			ctx: func(parent context.Context) (context.Context, func()) {
-				ctx, cancel := context.WithTimeout(parent, 5*time.Second)
-				return ctx, func() { time.Sleep(6 * time.Second); cancel() }
-			},
-			want: context.DeadlineExceeded,
-		},
+		{"cancelled", func(parent context.Context) (context.Context, func()) {
+			return context.WithCancel(parent)
+		}, context.Canceled},
+		{"deadline", func(parent context.Context) (context.Context, func()) {
+			ctx, cancel := context.WithTimeout(parent, 5*time.Second)
+			return ctx, func() { time.Sleep(6 * time.Second); cancel() }
+		}, context.DeadlineExceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -598,40 +397,26 @@ func TestSourceCancelledWaiter(t *testing.T) {
 				e := srcNewEndpoint(srcRotating)
 				e.hold()
 				src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
-
-				// The waiter that gives up is the one that starts the refresh.
+				// The waiter that gives up is the one that started the refresh.
 				ctx, end := tt.ctx(t.Context())
 				quitter := srcCall(ctx, src, 1)
 				synctest.Wait()
-				srcWantRequests(t, e, 1)
 				others := srcCall(t.Context(), src, 10)
-				synctest.Wait()
-
 				end()
 				synctest.Wait()
-				if quitter.returned() != 1 {
-					t.Fatalf("the waiter whose context ended has not returned while the refresh is at the server")
+				if quitter.returned() != 1 || others.returned() != 0 {
+					t.Fatalf("%d quitter and %d other waiters returned while the refresh was at the server, want 1 and 0",
+						quitter.returned(), others.returned())
 				}
-				q := quitter.wait()[0]
-				if q.tok != nil || !errors.Is(q.err, tt.want) {
-					t.Errorf("the waiter whose context ended got (%v, %v), want an error wrapping %v", q.tok, q.err, tt.want)
-				}
-				if n := others.returned(); n != 0 {
-					t.Errorf("%d other waiters returned before the refresh did, want 0", n)
+				if q := quitter.wait()[0]; q.tok != nil || !errors.Is(q.err, tt.want) {
+					t.Errorf("the quitter got (%v, %v), want an error wrapping %v", q.tok, q.err, tt.want)
 				}
 				if err := e.lastContext().Err(); err != nil {
 					t.Errorf("the refresh request's context ended with the waiter's: %v", err)
 				}
-
 				e.release()
-				for i, r := range others.wait() {
-					if r.err != nil || srcAccessToken(r.tok) != "at-1" {
-						t.Errorf("other waiter %d got (%q, %v), want at-1", i, srcAccessToken(r.tok), r.err)
-					}
-				}
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-					t.Errorf("a later Token = %q, want at-1", got)
-				}
+				srcWantAll(t, others.wait(), "at-1")
+				srcWantToken(t, src, "at-1")
 				srcWantRequests(t, e, 1)
 			})
 		})
@@ -644,8 +429,8 @@ func TestSourceRefreshTimeout(t *testing.T) {
 		opts []SourceOption
 		want time.Duration
 	}{
-		{"a refresh stuck at the server ends after DefaultRefreshTimeout", nil, DefaultRefreshTimeout},
-		{"WithRefreshTimeout sets the bound", []SourceOption{WithRefreshTimeout(5 * time.Second)}, 5 * time.Second},
+		{"default", nil, DefaultRefreshTimeout},
+		{"WithRefreshTimeout", []SourceOption{WithRefreshTimeout(5 * time.Second)}, 5 * time.Second},
 		{"WithRefreshTimeout(0) keeps the default", []SourceOption{WithRefreshTimeout(0)}, DefaultRefreshTimeout},
 	}
 	for _, tt := range tests {
@@ -655,14 +440,13 @@ func TestSourceRefreshTimeout(t *testing.T) {
 				e.hold() // never released: only the timeout ends the request
 				src := NewSource(e.client(), srcExpired("at-0", "rt-0"), tt.opts...)
 				start := time.Now()
-				g := srcCall(t.Context(), src, 3)
-				for i, r := range g.wait() {
+				for i, r := range srcCall(t.Context(), src, 3).wait() {
 					if r.tok != nil || !errors.Is(r.err, context.DeadlineExceeded) {
-						t.Errorf("waiter %d got (%v, %v), want an error wrapping context.DeadlineExceeded", i, r.tok, r.err)
+						t.Errorf("waiter %d got (%v, %v), want context.DeadlineExceeded", i, r.tok, r.err)
 					}
 				}
 				if got := time.Since(start); got != tt.want {
-					t.Errorf("the waiters were answered after %v (fake time), want %v", got, tt.want)
+					t.Errorf("the waiters were answered after %v of fake time, want %v", got, tt.want)
 				}
 				srcWantRequests(t, e, 1)
 			})
@@ -671,191 +455,105 @@ func TestSourceRefreshTimeout(t *testing.T) {
 }
 
 func TestSourceSavesBeforeTheTokenIsVisible(t *testing.T) {
-	t.Run("callers without a valid token wait until Save returns, and Save gets the rotated refresh token", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			st := srcNewStore(nil)
-			st.holdSave()
-			src := NewSource(e.client(), srcExpired("at-0", "rt-0"), WithStore(st))
-
-			g := srcCall(t.Context(), src, 10)
-			synctest.Wait()
-			if got := st.saves.Load(); got != 1 {
-				t.Fatalf("Save calls while the refresh is done = %d, want 1", got)
-			}
-			if n := g.returned(); n != 0 {
-				t.Errorf("%d callers returned while Save was running, want 0", n)
-			}
-			saved := st.savedTokens()[0]
-			if saved.AccessToken != "at-1" || saved.RefreshToken != "rt-1" {
-				t.Errorf("Save got (%q, %q), want the new (at-1, rt-1)", saved.AccessToken, saved.RefreshToken)
-			}
-
-			st.releaseSave()
-			for i, r := range g.wait() {
-				if r.err != nil || srcAccessToken(r.tok) != "at-1" {
-					t.Errorf("caller %d got (%q, %v), want at-1", i, srcAccessToken(r.tok), r.err)
-				}
-			}
-			if at, rt := st.stored(t); at != "at-1" || rt != "rt-1" {
-				t.Errorf("store holds (%q, %q), want (at-1, rt-1)", at, rt)
-			}
-		})
-	})
-
-	t.Run("during a refresh ahead callers keep getting the old token while Save runs", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			// Issued an hour ago, 10 s left: inside the 30 s leeway, still valid.
-			initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+10*time.Second), time.Hour)
-			st := srcNewStore(initial)
-			st.holdSave()
-			src := NewSource(e.client(), initial, WithStore(st))
-
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-0" {
-				t.Fatalf("Token in the leeway = %q, want the still valid at-0", got)
-			}
-			synctest.Wait()
-			if got := st.saves.Load(); got != 1 {
-				t.Fatalf("Save calls = %d, want 1 (the background refresh is saving)", got)
-			}
-			for range 3 {
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-0" {
-					t.Fatalf("Token while Save runs = %q, want at-0: the new token is visible before it is saved", got)
-				}
-			}
-			st.releaseSave()
-			synctest.Wait()
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token after Save = %q, want at-1", got)
-			}
-			srcWantRequests(t, e, 1)
-		})
-	})
-
-	t.Run("a StoreFunc sees every new set of tokens before Token returns it", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			var saved []string
-			var src *Source
-			save := StoreFunc(func(ctx context.Context, tok *Tokens) error {
-				// A Token call from inside Save still gets the old, valid token.
-				got, err := src.Token(ctx)
-				if err != nil || got.AccessToken == tok.AccessToken {
-					t.Errorf("Token inside Save = (%q, %v), want the previous token", srcAccessToken(got), err)
-				}
-				saved = append(saved, tok.AccessToken+"/"+tok.RefreshToken)
-				return nil
-			})
-			initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+10*time.Second), time.Hour)
-			src = NewSource(e.client(), initial, WithStore(save))
-			for i := 1; i <= 2; i++ {
-				srcMustToken(t, src)
+	tests := []struct {
+		name    string
+		initial func() *Tokens
+		during  string // what callers get while Save runs: "" when they wait
+	}{
+		{"no valid token: callers wait for Save", func() *Tokens { return srcExpired("at-0", "rt-0") }, ""},
+		{"refresh ahead: callers keep the old token while Save runs", func() *Tokens { return srcAhead("at-0", "rt-0") }, "at-0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := srcNewEndpoint(srcRotating)
+				st := srcNewStore(nil)
+				st.holdSave()
+				src := NewSource(e.client(), tt.initial(), WithStore(st))
+				g := srcCall(t.Context(), src, 10)
 				synctest.Wait()
-				want := fmt.Sprintf("at-%d", i)
-				if got := srcAccessToken(srcMustToken(t, src)); got != want {
-					t.Fatalf("Token after refresh %d = %q, want %s", i, got, want)
+				if saved := st.savedTokens(); len(saved) != 1 || saved[0].AccessToken != "at-1" || saved[0].RefreshToken != "rt-1" {
+					t.Fatalf("Save calls during the refresh: %v, want one with (at-1, rt-1)", saved)
 				}
-				time.Sleep(time.Hour - 10*time.Second) // into the next leeway
-			}
-			if diff := cmp.Diff([]string{"at-1/rt-1", "at-2/rt-2"}, saved); diff != "" {
-				t.Errorf("tokens saved (-want +got):\n%s", diff)
-			}
+				if tt.during == "" {
+					if n := g.returned(); n != 0 {
+						t.Errorf("%d callers returned while Save was running, want 0", n)
+					}
+				} else {
+					srcWantAll(t, g.wait(), tt.during)
+					srcWantToken(t, src, tt.during)
+				}
+				st.releaseSave()
+				g.wait()
+				synctest.Wait()
+				if tt.during == "" {
+					srcWantAll(t, g.res, "at-1")
+				}
+				srcWantToken(t, src, "at-1")
+				st.wantStored(t, "at-1", "rt-1")
+				srcWantRequests(t, e, 1)
+			})
 		})
-	})
+	}
 }
 
 func TestSourceFailedSaveLosesNothing(t *testing.T) {
-	t.Run("the caller gets a *StoreError, the new tokens are kept, and Save is retried after 1 s", func(t *testing.T) {
+	// srcSaveFails returns a Source whose first refresh (rt-0 into rt-1) could
+	// not be saved, after checking that Token reported it.
+	srcSaveFails := func(t *testing.T, answer func(int, string) srcAnswer) (*Source, *srcEndpoint, *srcStore) {
+		t.Helper()
+		e := srcNewEndpoint(answer)
+		initial := srcExpired("at-0", "rt-0")
+		st := srcNewStore(initial)
+		st.setSaveErr(errSrcSave)
+		src := NewSource(e.client(), initial, WithStore(st))
+		var se *StoreError
+		if _, err := src.Token(t.Context()); !errors.As(err, &se) || se.Op != "save" || !errors.Is(err, errSrcSave) {
+			t.Fatalf("Token error = %v, want a *StoreError save wrapping the store's error", err)
+		}
+		return src, e, st
+	}
+
+	t.Run("the new tokens are kept and saved after a backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			initial := srcExpired("at-0", "rt-0")
-			st := srcNewStore(initial)
-			st.setSaveErr(errSrcSave)
-			src := NewSource(e.client(), initial, WithStore(st))
-
-			tok, err := src.Token(t.Context())
-			var se *StoreError
-			if !errors.As(err, &se) || se.Op != "save" || !errors.Is(err, errSrcSave) {
-				t.Fatalf("Token = (%q, %v), want a *StoreError save wrapping the store's error", srcAccessToken(tok), err)
-			}
-			srcWantRequests(t, e, 1)
-
-			// The new tokens are in memory: no request, no spent token sent.
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token after the failed save = %q, want the kept at-1", got)
-			}
+			src, e, st := srcSaveFails(t, srcRotating)
+			srcWantToken(t, src, "at-1")
 			if got := st.saves.Load(); got != 1 {
 				t.Errorf("Save calls within the 1 s backoff = %d, want 1", got)
 			}
-
-			// The store works again; after the backoff the next call saves.
 			st.setSaveErr(nil)
 			time.Sleep(minBackoff)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token after the backoff = %q, want at-1", got)
-			}
+			srcWantToken(t, src, "at-1")
 			synctest.Wait()
-			if got := st.saves.Load(); got != 2 {
-				t.Errorf("Save calls after the backoff = %d, want 2", got)
-			}
-			if at, rt := st.stored(t); at != "at-1" || rt != "rt-1" {
-				t.Errorf("store holds (%q, %q), want the kept (at-1, rt-1)", at, rt)
-			}
-			srcWantRequests(t, e, 1)
-
-			// When at-1 expires, the refresh presents rt-1, never rt-0 again.
+			st.wantStored(t, "at-1", "rt-1")
 			time.Sleep(time.Hour)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-				t.Errorf("Token after at-1 expired = %q, want at-2", got)
-			}
+			srcWantToken(t, src, "at-2")
 			srcWantSent(t, e, "rt-0", "rt-1")
 		})
 	})
 
-	t.Run("while saving keeps failing an expired token is refreshed with the unsaved refresh token", func(t *testing.T) {
+	t.Run("while saving fails an expired token is refreshed with the unsaved refresh token", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			initial := srcExpired("at-0", "rt-0")
-			st := srcNewStore(initial)
-			st.setSaveErr(errSrcSave)
-			src := NewSource(e.client(), initial, WithStore(st))
-
-			if _, err := src.Token(t.Context()); !errors.As(err, new(*StoreError)) {
-				t.Fatalf("Token error = %v, want a *StoreError", err)
-			}
+			src, e, _ := srcSaveFails(t, srcRotating)
 			time.Sleep(2 * time.Hour)
-			_, err := src.Token(t.Context())
-			if !errors.As(err, new(*StoreError)) {
-				t.Errorf("Token after at-1 expired: error = %v, want a *StoreError (at-2 cannot be saved either)", err)
+			if _, err := src.Token(t.Context()); !errors.As(err, new(*StoreError)) {
+				t.Errorf("Token after at-1 expired: error = %v, want a *StoreError", err)
 			}
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-				t.Errorf("Token = %q, want the kept at-2", got)
-			}
+			srcWantToken(t, src, "at-2")
 			srcWantSent(t, e, "rt-0", "rt-1")
 		})
 	})
 
-	t.Run("an invalid_grant for the unsaved refresh token does not make the Source present the spent one from the store", func(t *testing.T) {
+	t.Run("invalid_grant for the unsaved refresh token does not send the spent one from the store", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			// rt-0 is rotated into rt-1, which cannot be saved; later rt-1 is
-			// revoked. The store still holds rt-0, which the Source itself spent:
-			// presenting it again is reuse of a rotated refresh token, which
-			// servers with reuse detection punish by revoking the whole grant.
-			e := srcNewEndpoint(func(n int, rt string) srcAnswer {
-				if n == 1 && rt == "rt-0" {
+			// The store still holds rt-0, which the Source spent: presenting
+			// it again is reuse, which servers punish by revoking the grant.
+			src, e, _ := srcSaveFails(t, func(n int, rt string) srcAnswer {
+				if n == 1 {
 					return srcGrant("at-1", "rt-1", 3600, "")
 				}
 				return srcOAuthFailure(http.StatusBadRequest, "invalid_grant")
 			})
-			initial := srcExpired("at-0", "rt-0")
-			st := srcNewStore(initial)
-			st.setSaveErr(errSrcSave)
-			src := NewSource(e.client(), initial, WithStore(st))
-
-			if _, err := src.Token(t.Context()); !errors.As(err, new(*StoreError)) {
-				t.Fatalf("Token error = %v, want a *StoreError", err)
-			}
 			time.Sleep(2 * time.Hour)
 			if _, err := src.Token(t.Context()); !errors.Is(err, ErrInvalidGrant) {
 				t.Errorf("Token after rt-1 was revoked: error = %v, want ErrInvalidGrant", err)
@@ -867,39 +565,22 @@ func TestSourceFailedSaveLosesNothing(t *testing.T) {
 
 func TestSourceRotation(t *testing.T) {
 	rtExpiry := time.Date(2000, time.March, 1, 0, 0, 0, 0, time.UTC)
+	type view struct {
+		AccessToken, RefreshToken string
+		Scopes                    []string
+		RefreshTokenExpiresAt     time.Time
+	}
 	tests := []struct {
-		name   string
-		scopes []string // of the initial tokens
-		first  srcAnswer
-		// What the first refresh gives, and what the second one must send.
-		wantRT       string
-		wantScopes   []string
-		wantRTExpiry time.Time
+		name  string
+		first srcAnswer
+		want  view // after the first refresh; want.RefreshToken is sent next
 	}{
-		{
-			name:         "a new refresh token replaces the old one and is sent next time",
-			scopes:       []string{"read", "write"},
-			first:        srcGrant("at-1", "rt-1", 3600, "read"),
-			wantRT:       "rt-1",
-			wantScopes:   []string{"read"},
-			wantRTExpiry: time.Time{},
-		},
-		{
-			name:         "without a new refresh token the old one, its expiry and the scope are kept",
-			scopes:       []string{"read", "write"},
-			first:        srcGrant("at-1", "", 3600, ""),
-			wantRT:       "rt-0",
-			wantScopes:   []string{"read", "write"},
-			wantRTExpiry: rtExpiry,
-		},
-		{
-			name:         "a new scope without a new refresh token replaces the scope only",
-			scopes:       []string{"read", "write"},
-			first:        srcGrant("at-1", "", 3600, "read"),
-			wantRT:       "rt-0",
-			wantScopes:   []string{"read"},
-			wantRTExpiry: rtExpiry,
-		},
+		{"a new refresh token replaces the old one", srcGrant("at-1", "rt-1", 3600, "read"),
+			view{"at-1", "rt-1", []string{"read"}, time.Time{}}},
+		{"without a new refresh token the old one, its expiry and the scope are kept", srcGrant("at-1", "", 3600, ""),
+			view{"at-1", "rt-0", []string{"read", "write"}, rtExpiry}},
+		{"a new scope alone replaces the scope only", srcGrant("at-1", "", 3600, "read"),
+			view{"at-1", "rt-0", []string{"read"}, rtExpiry}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -912,35 +593,18 @@ func TestSourceRotation(t *testing.T) {
 				})
 				st := srcNewStore(nil)
 				initial := srcExpired("at-0", "rt-0")
-				initial.Scopes = tt.scopes
-				initial.RefreshTokenExpiresAt = rtExpiry
+				initial.Scopes, initial.RefreshTokenExpiresAt = []string{"read", "write"}, rtExpiry
 				src := NewSource(e.client(), initial, WithStore(st))
-
 				tok := srcMustToken(t, src)
-				type view struct {
-					AccessToken, RefreshToken string
-					Scopes                    []string
-					RefreshTokenExpiresAt     time.Time
+				saved := st.savedTokens()[0]
+				for name, got := range map[string]*Tokens{"Token": tok, "Save": saved} {
+					if diff := cmp.Diff(tt.want, view{got.AccessToken, got.RefreshToken, got.Scopes, got.RefreshTokenExpiresAt}); diff != "" {
+						t.Errorf("tokens from %s after the first refresh (-want +got):\n%s", name, diff)
+					}
 				}
-				want := view{"at-1", tt.wantRT, tt.wantScopes, tt.wantRTExpiry}
-				got := view{tok.AccessToken, tok.RefreshToken, tok.Scopes, tok.RefreshTokenExpiresAt}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("tokens after the first refresh (-want +got):\n%s", diff)
-				}
-				saved := st.savedTokens()
-				if len(saved) != 1 {
-					t.Fatalf("Save calls = %d, want 1", len(saved))
-				}
-				gotSaved := view{saved[0].AccessToken, saved[0].RefreshToken, saved[0].Scopes, saved[0].RefreshTokenExpiresAt}
-				if diff := cmp.Diff(want, gotSaved); diff != "" {
-					t.Errorf("tokens saved (-want +got):\n%s", diff)
-				}
-
 				time.Sleep(time.Hour)
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-					t.Errorf("Token after at-1 expired = %q, want at-2", got)
-				}
-				srcWantSent(t, e, "rt-0", tt.wantRT)
+				srcWantToken(t, src, "at-2")
+				srcWantSent(t, e, "rt-0", tt.want.RefreshToken)
 			})
 		})
 	}
@@ -952,19 +616,12 @@ func TestSourceInvalidGrantIsFinal(t *testing.T) {
 		answer srcAnswer
 		target error
 	}{
-		{"invalid_grant with HTTP 400", srcOAuthFailure(http.StatusBadRequest, "invalid_grant"), ErrInvalidGrant},
+		{"invalid_grant", srcOAuthFailure(http.StatusBadRequest, "invalid_grant"), ErrInvalidGrant},
 		{"GitHub's bad_refresh_token with HTTP 200", srcOAuthFailure(http.StatusOK, "bad_refresh_token"), ErrorCode("bad_refresh_token")},
 	}
-	stores := []struct {
-		name  string
-		store func(initial *Tokens) Store
-	}{
-		{"without a store", func(*Tokens) Store { return nil }},
-		{"with a store holding the refused tokens", func(initial *Tokens) Store { return NewMemoryStore(initial) }},
-	}
 	for _, rf := range refusals {
-		for _, sc := range stores {
-			t.Run(rf.name+" "+sc.name+" is never retried until SetTokens", func(t *testing.T) {
+		for _, withStore := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, store %v", rf.name, withStore), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					e := srcNewEndpoint(func(n int, rt string) srcAnswer {
 						if rt == "rt-new" {
@@ -974,37 +631,28 @@ func TestSourceInvalidGrantIsFinal(t *testing.T) {
 					})
 					initial := srcExpired("at-0", "rt-0")
 					var opts []SourceOption
-					if st := sc.store(initial); st != nil {
-						opts = append(opts, WithStore(st))
+					if withStore {
+						opts = append(opts, WithStore(NewMemoryStore(initial)))
 					}
 					src := NewSource(e.client(), initial, opts...)
-
 					if _, err := src.Token(t.Context()); !errors.Is(err, rf.target) {
-						t.Fatalf("Token error = %v, want one matching %v", err, rf.target)
+						t.Fatalf("Token error = %v, want %v", err, rf.target)
 					}
 					// Past every backoff, for hours: never another request.
 					for _, d := range []time.Duration{time.Second, 2 * time.Second, time.Minute, time.Hour, 24 * time.Hour} {
 						time.Sleep(d)
 						if _, err := src.Token(t.Context()); !errors.Is(err, rf.target) {
-							t.Errorf("Token %v later: error = %v, want one matching %v", d, err, rf.target)
+							t.Errorf("Token %v later: error = %v, want %v", d, err, rf.target)
 						}
 					}
 					srcWantSent(t, e, "rt-0")
-
-					// New tokens clear it: a fresh one is used as it is...
-					fresh := srcTokens("at-new", "rt-new", time.Now(), time.Hour)
-					if err := src.SetTokens(t.Context(), fresh); err != nil {
+					// SetTokens clears it: the new tokens are used, then refreshed.
+					if err := src.SetTokens(t.Context(), srcTokens("at-new", "rt-new", time.Now(), time.Hour)); err != nil {
 						t.Fatalf("SetTokens: %v", err)
 					}
-					if got := srcAccessToken(srcMustToken(t, src)); got != "at-new" {
-						t.Errorf("Token after SetTokens = %q, want at-new", got)
-					}
-					srcWantRequests(t, e, 1)
-					// ...and its refresh token refreshes when it expires.
+					srcWantToken(t, src, "at-new")
 					time.Sleep(time.Hour)
-					if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-						t.Errorf("Token after at-new expired = %q, want at-2", got)
-					}
+					srcWantToken(t, src, "at-2")
 					srcWantSent(t, e, "rt-0", "rt-new")
 				})
 			})
@@ -1026,32 +674,21 @@ func TestSourceInvalidGrantIsFinal(t *testing.T) {
 				t.Fatalf("Token error = %v, want ErrInvalidGrant", err)
 			}
 			// Another process signs the user in again and stores its tokens.
-			if err := st.Save(t.Context(), srcExpired("at-other", "rt-other")); err != nil {
-				t.Fatal(err)
-			}
+			_ = st.Save(t.Context(), srcExpired("at-other", "rt-other"))
 			time.Sleep(minBackoff)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-				t.Errorf("Token after the store got new tokens = %q, want at-2", got)
-			}
+			srcWantToken(t, src, "at-2")
 			srcWantSent(t, e, "rt-0", "rt-other")
 		})
 	})
 
-	t.Run("an invalid_grant for a refresh token adopted from the store is final too", func(t *testing.T) {
+	t.Run("invalid_grant for a refresh token adopted from the store is final too", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(func(int, string) srcAnswer {
-				return srcOAuthFailure(http.StatusBadRequest, "invalid_grant")
-			})
+			e := srcNewEndpoint(func(int, string) srcAnswer { return srcOAuthFailure(http.StatusBadRequest, "invalid_grant") })
 			now := time.Now()
-			initial := srcTokens("at-0", "rt-0", now.Add(-3*time.Hour), time.Hour)
 			// Another process rotated rt-0 into rt-other, which is then revoked.
 			st := NewMemoryStore(srcTokens("at-other", "rt-other", now.Add(-2*time.Hour), time.Hour))
-			src := NewSource(e.client(), initial, WithStore(st))
-
-			if _, err := src.Token(t.Context()); !errors.Is(err, ErrInvalidGrant) {
-				t.Fatalf("Token error = %v, want ErrInvalidGrant", err)
-			}
-			for _, d := range []time.Duration{time.Second, 2 * time.Second, time.Minute, time.Hour} {
+			src := NewSource(e.client(), srcTokens("at-0", "rt-0", now.Add(-3*time.Hour), time.Hour), WithStore(st))
+			for _, d := range []time.Duration{0, time.Second, 2 * time.Second, time.Minute, time.Hour} {
 				time.Sleep(d)
 				if _, err := src.Token(t.Context()); !errors.Is(err, ErrInvalidGrant) {
 					t.Errorf("Token %v later: error = %v, want ErrInvalidGrant", d, err)
@@ -1063,20 +700,6 @@ func TestSourceInvalidGrantIsFinal(t *testing.T) {
 }
 
 func TestSourceSharedStore(t *testing.T) {
-	t.Run("tokens another process stored are adopted without a request when fresh", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			now := time.Now()
-			ours := srcTokens("at-0", "rt-0", now.Add(-2*time.Hour), time.Hour)
-			st := NewMemoryStore(srcTokens("at-B", "rt-B", now.Add(-time.Minute), time.Hour))
-			src := NewSource(e.client(), ours, WithStore(st))
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-B" {
-				t.Errorf("Token = %q, want the stored at-B", got)
-			}
-			srcWantRequests(t, e, 0)
-		})
-	})
-
 	t.Run("two Sources sharing a store never send a refresh token the other has spent", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
@@ -1084,22 +707,12 @@ func TestSourceSharedStore(t *testing.T) {
 			st := NewMemoryStore(initial)
 			a := NewSource(e.client(), initial, WithStore(st))
 			b := NewSource(e.client(), initial, WithStore(st))
-
-			if got := srcAccessToken(srcMustToken(t, a)); got != "at-1" {
-				t.Fatalf("A.Token = %q, want at-1", got)
-			}
-			if got := srcAccessToken(srcMustToken(t, b)); got != "at-1" {
-				t.Errorf("B.Token = %q, want at-1 adopted from the store", got)
-			}
+			srcWantToken(t, a, "at-1")
+			srcWantToken(t, b, "at-1")
 			srcWantSent(t, e, "rt-0")
-
 			time.Sleep(time.Hour)
-			if got := srcAccessToken(srcMustToken(t, b)); got != "at-2" {
-				t.Errorf("B.Token after expiry = %q, want at-2", got)
-			}
-			if got := srcAccessToken(srcMustToken(t, a)); got != "at-2" {
-				t.Errorf("A.Token after expiry = %q, want at-2 adopted from the store", got)
-			}
+			srcWantToken(t, b, "at-2")
+			srcWantToken(t, a, "at-2")
 			srcWantSent(t, e, "rt-0", "rt-1")
 		})
 	})
@@ -1110,17 +723,8 @@ func TestSourceSharedStore(t *testing.T) {
 		want       string
 		wantSent   []string
 	}{
-		{
-			name:     "after invalid_grant the tokens another process rotated meanwhile are reloaded and refreshed once",
-			want:     "at-2",
-			wantSent: []string{"rt-0", "rt-B"},
-		},
-		{
-			name:       "after invalid_grant fresh tokens another process rotated meanwhile are used as they are",
-			otherFresh: true,
-			want:       "at-B",
-			wantSent:   []string{"rt-0"},
-		},
+		{"after invalid_grant tokens rotated meanwhile are reloaded and refreshed once", false, "at-2", []string{"rt-0", "rt-B"}},
+		{"after invalid_grant fresh tokens rotated meanwhile are used as they are", true, "at-B", []string{"rt-0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1129,40 +733,26 @@ func TestSourceSharedStore(t *testing.T) {
 					if rt == "rt-B" {
 						return srcGrant("at-2", "rt-2", 3600, "")
 					}
-					// rt-0 was spent by the other process.
-					return srcOAuthFailure(http.StatusBadRequest, "invalid_grant")
+					return srcOAuthFailure(http.StatusBadRequest, "invalid_grant") // rt-0 was spent by B
 				})
 				initial := srcExpired("at-0", "rt-0")
 				st := srcNewStore(initial)
-				// Issued after ours; valid for an hour, or expired already.
-				other := *srcTokens("at-B", "rt-B", time.Now(), time.Hour)
+				other := srcTokens("at-B", "rt-B", time.Now(), time.Hour)
 				if !tt.otherFresh {
 					other.ExpiresAt = other.IssuedAt
 				}
 				st.onLoad = func(n int) {
 					if n == 1 { // between our Load and our request
-						if err := st.mem.Save(context.Background(), &other); err != nil {
-							t.Error(err)
-						}
+						_ = st.mem.Save(context.Background(), other)
 					}
 				}
 				src := NewSource(e.client(), initial, WithStore(st))
-
-				tok, err := src.Token(t.Context())
-				if err != nil {
-					t.Fatalf("Token: %v", err)
-				}
-				if tok.AccessToken != tt.want {
-					t.Errorf("Token = %q, want %q", tok.AccessToken, tt.want)
-				}
+				srcWantToken(t, src, tt.want)
+				srcWantToken(t, src, tt.want)
 				srcWantSent(t, e, tt.wantSent...)
-				if at, _ := st.stored(t); at != tt.want {
+				if at, _ := st.stored(); at != tt.want {
 					t.Errorf("store holds %q, want %q", at, tt.want)
 				}
-				if got := srcAccessToken(srcMustToken(t, src)); got != tt.want {
-					t.Errorf("a later Token = %q, want %q", got, tt.want)
-				}
-				srcWantSent(t, e, tt.wantSent...)
 			})
 		})
 	}
@@ -1175,11 +765,11 @@ func TestSourceLeeway(t *testing.T) {
 		opts     []SourceOption
 		freshFor time.Duration // no refresh before this, one at it
 	}{
-		{"a one-hour token is refreshed 30 s before expiry by default", time.Hour, nil, time.Hour - 30*time.Second},
-		{"a 20-second token with a 30-second leeway is used for its first 10 s", 20 * time.Second, []SourceOption{WithLeeway(30 * time.Second)}, 10 * time.Second},
-		{"a 2-minute leeway on a one-hour token refreshes 2 min before expiry", time.Hour, []SourceOption{WithLeeway(2 * time.Minute)}, 58 * time.Minute},
-		{"WithLeeway(0) uses a token until it expires", time.Hour, []SourceOption{WithLeeway(0)}, time.Hour},
-		{"a negative leeway counts as zero", time.Hour, []SourceOption{WithLeeway(-time.Minute)}, time.Hour},
+		{"default", time.Hour, nil, time.Hour - DefaultLeeway},
+		{"capped at half the lifetime", 20 * time.Second, []SourceOption{WithLeeway(30 * time.Second)}, 10 * time.Second},
+		{"WithLeeway", time.Hour, []SourceOption{WithLeeway(2 * time.Minute)}, 58 * time.Minute},
+		{"WithLeeway(0)", time.Hour, []SourceOption{WithLeeway(0)}, time.Hour},
+		{"negative", time.Hour, []SourceOption{WithLeeway(-time.Minute)}, time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1191,19 +781,11 @@ func TestSourceLeeway(t *testing.T) {
 					return srcRotating(n, rt)
 				})
 				src := NewSource(e.client(), &Tokens{RefreshToken: "rt-0"}, tt.opts...)
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-					t.Fatalf("first Token = %q, want at-1", got)
-				}
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-					t.Errorf("Token right after = %q, want at-1", got)
-				}
+				srcWantToken(t, src, "at-1")
 				time.Sleep(tt.freshFor - time.Millisecond)
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-					t.Errorf("Token %v after issue = %q, want at-1", tt.freshFor-time.Millisecond, got)
-				}
+				srcWantToken(t, src, "at-1")
 				synctest.Wait()
 				srcWantRequests(t, e, 1)
-
 				time.Sleep(time.Millisecond)
 				srcMustToken(t, src)
 				synctest.Wait()
@@ -1212,74 +794,50 @@ func TestSourceLeeway(t *testing.T) {
 		})
 	}
 
-	t.Run("in the leeway callers get the valid token at once while one background refresh waits at the server", func(t *testing.T) {
+	t.Run("in the leeway callers get the valid token at once while one refresh runs", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
 			e.hold()
-			initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+15*time.Second), time.Hour)
-			src := NewSource(e.client(), initial)
-
+			src := NewSource(e.client(), srcAhead("at-0", "rt-0"))
 			g := srcCall(t.Context(), src, 100)
 			synctest.Wait()
 			if n := g.returned(); n != 100 {
-				t.Errorf("%d of 100 callers returned while the refresh is at the server, want all", n)
+				t.Errorf("%d of 100 callers returned while the refresh was at the server, want all", n)
 			}
-			srcWantRequests(t, e, 1)
+			srcWantAll(t, g.wait(), "at-0")
 			e.release()
-			for i, r := range g.wait() {
-				if r.err != nil || srcAccessToken(r.tok) != "at-0" {
-					t.Errorf("caller %d got (%q, %v), want the valid at-0", i, srcAccessToken(r.tok), r.err)
-				}
-			}
 			synctest.Wait()
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token after the background refresh = %q, want at-1", got)
-			}
+			srcWantToken(t, src, "at-1")
 			srcWantRequests(t, e, 1)
 		})
 	})
 
-	t.Run("in the leeway callers take no lock while the background refresh runs", func(t *testing.T) {
-		// Real time here: synctest does not treat a goroutine blocked on a
-		// mutex as idle. The timeout only bounds a hang.
+	t.Run("in the leeway callers take no lock while the refresh runs", func(t *testing.T) {
+		// Real time: synctest does not count a goroutine blocked on a mutex
+		// as idle. The timeout only bounds a hang.
 		e := srcNewEndpoint(srcRotating)
 		e.hold()
-		initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+15*time.Second), time.Hour)
-		src := NewSource(e.client(), initial)
-		if got := srcAccessToken(srcMustToken(t, src)); got != "at-0" {
-			t.Fatalf("first Token = %q, want at-0", got)
-		}
-		got := make(chan string, 1)
+		src := NewSource(e.client(), srcAhead("at-0", "rt-0"))
+		srcWantToken(t, src, "at-0")
+		got := make(chan *Tokens, 1)
 		src.mu.Lock()
-		go func() {
-			tok, err := src.Token(t.Context())
-			if err != nil {
-				t.Errorf("Token during the refresh: %v", err)
-			}
-			got <- srcAccessToken(tok)
-		}()
+		go func() { tok, _ := src.Token(t.Context()); got <- tok }()
 		select {
-		case at := <-got:
-			if at != "at-0" {
-				t.Errorf("Token during the refresh = %q, want at-0", at)
+		case tok := <-got:
+			if srcAccessToken(tok) != "at-0" {
+				t.Errorf("Token during the refresh = %q, want at-0", srcAccessToken(tok))
 			}
 		case <-time.After(10 * time.Second):
-			t.Errorf("Token waited for the Source's lock although its token is valid and a refresh is running")
+			t.Errorf("Token waited for the Source's lock although its token is valid")
 		}
 		f := src.flight
 		src.mu.Unlock()
 		e.release()
-		if f == nil {
-			t.Fatal("no refresh running after the first Token in the leeway")
-		}
 		<-f.done
-		if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-			t.Errorf("Token after the background refresh = %q, want at-1", got)
-		}
-		srcWantRequests(t, e, 1)
+		srcWantToken(t, src, "at-1")
 	})
 
-	t.Run("a failed background refresh keeps the valid token in use and is retried after the backoff", func(t *testing.T) {
+	t.Run("a failed refresh ahead keeps the valid token and is retried after the backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(func(n int, rt string) srcAnswer {
 				if n == 1 {
@@ -1287,165 +845,16 @@ func TestSourceLeeway(t *testing.T) {
 				}
 				return srcRotating(n, rt)
 			})
-			initial := srcTokens("at-0", "rt-0", time.Now().Add(-time.Hour+15*time.Second), time.Hour)
-			src := NewSource(e.client(), initial)
+			src := NewSource(e.client(), srcAhead("at-0", "rt-0"))
 			for range 3 {
-				if got := srcAccessToken(srcMustToken(t, src)); got != "at-0" {
-					t.Fatalf("Token = %q, want at-0", got)
-				}
+				srcWantToken(t, src, "at-0")
 				synctest.Wait()
 			}
 			srcWantRequests(t, e, 1)
 			time.Sleep(minBackoff)
 			srcMustToken(t, src)
 			synctest.Wait()
-			srcWantRequests(t, e, 2)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-				t.Errorf("Token = %q, want at-2", got)
-			}
-		})
-	})
-
-	t.Run("callers block when no valid token is left", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			e.hold()
-			src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
-			g := srcCall(t.Context(), src, 10)
-			synctest.Wait()
-			if n := g.returned(); n != 0 {
-				t.Errorf("%d callers returned with no valid token and the refresh at the server, want 0", n)
-			}
-			e.release()
-			for i, r := range g.wait() {
-				if r.err != nil || srcAccessToken(r.tok) != "at-1" {
-					t.Errorf("caller %d got (%q, %v), want at-1", i, srcAccessToken(r.tok), r.err)
-				}
-			}
-		})
-	})
-}
-
-func TestSourceInitialTokens(t *testing.T) {
-	tests := []struct {
-		name     string
-		client   bool             // false: NewSource(nil, ...)
-		initial  func() *Tokens   // nil: a nil initial
-		store    func() *srcStore // nil: no store
-		wantAT   string
-		wantErr  func(t *testing.T, err error)
-		wantSent []string
-	}{
-		{
-			name:    "nil initial with a store holding a fresh token uses it without a request",
-			client:  true,
-			store:   func() *srcStore { return srcNewStore(srcTokens("at-S", "rt-S", time.Now(), time.Hour)) },
-			wantAT:  "at-S",
-			wantErr: nil,
-		},
-		{
-			name:     "nil initial with a store holding an expired token refreshes with the stored refresh token",
-			client:   true,
-			store:    func() *srcStore { return srcNewStore(srcExpired("at-S", "rt-S")) },
-			wantAT:   "at-1",
-			wantSent: []string{"rt-S"},
-		},
-		{
-			name:    "nil initial with an empty store is an error wrapping ErrNoRefreshToken",
-			client:  true,
-			store:   func() *srcStore { return srcNewStore(nil) },
-			wantErr: srcWantConfigError(ErrNoRefreshToken),
-		},
-		{
-			name:    "nil initial with a failing store is a *StoreError load",
-			client:  true,
-			store:   func() *srcStore { s := srcNewStore(nil); s.setLoadErr(errSrcLoad); return s },
-			wantErr: srcWantStoreError("load", errSrcLoad),
-		},
-		{
-			name:    "nil initial without a store is an error wrapping ErrNoRefreshToken",
-			client:  true,
-			wantErr: srcWantConfigError(ErrNoRefreshToken),
-		},
-		{
-			name:   "initial tokens without a refresh token and expired are an error wrapping ErrNoRefreshToken",
-			client: true,
-			initial: func() *Tokens {
-				return &Tokens{AccessToken: "at-0", TokenType: "Bearer", ExpiresAt: time.Now().Add(-time.Minute)}
-			},
-			wantErr: srcWantConfigError(ErrNoRefreshToken),
-		},
-		{
-			name:    "initial tokens without expiry are used as they are",
-			client:  true,
-			initial: func() *Tokens { return &Tokens{AccessToken: "at-0", TokenType: "Bearer", RefreshToken: "rt-0"} },
-			wantAT:  "at-0",
-		},
-		{
-			name:    "a nil Client is a *ConfigError, not a panic",
-			initial: func() *Tokens { return &Tokens{RefreshToken: "rt-0"} },
-			wantErr: srcWantConfigError(nil),
-		},
-		{
-			name:    "a nil Client with a store is a *ConfigError too",
-			store:   func() *srcStore { return srcNewStore(srcExpired("at-S", "rt-S")) },
-			wantErr: srcWantConfigError(nil),
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := srcNewEndpoint(srcRotating)
-				var c *Client
-				if tt.client {
-					c = e.client()
-				}
-				var opts []SourceOption
-				if tt.store != nil {
-					opts = append(opts, WithStore(tt.store()))
-				}
-				var initial *Tokens
-				if tt.initial != nil {
-					initial = tt.initial()
-				}
-				src := NewSource(c, initial, opts...)
-				for i := range 2 { // the second call answers the same way
-					tok, err := src.Token(t.Context())
-					if tt.wantErr != nil {
-						if tok != nil {
-							t.Errorf("call %d: Token returned %q with the error, want nil", i+1, tok.AccessToken)
-						}
-						tt.wantErr(t, err)
-						continue
-					}
-					if err != nil {
-						t.Fatalf("call %d: Token: %v", i+1, err)
-					}
-					if tok.AccessToken != tt.wantAT {
-						t.Errorf("call %d: Token = %q, want %q", i+1, tok.AccessToken, tt.wantAT)
-					}
-				}
-				srcWantSent(t, e, tt.wantSent...)
-			})
-		})
-	}
-
-	t.Run("nil initial with an empty store adopts tokens stored later, after the backoff", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			e := srcNewEndpoint(srcRotating)
-			st := NewMemoryStore(nil)
-			src := NewSource(e.client(), nil, WithStore(st))
-			if _, err := src.Token(t.Context()); !errors.Is(err, ErrNoRefreshToken) {
-				t.Fatalf("Token error = %v, want ErrNoRefreshToken", err)
-			}
-			if err := st.Save(t.Context(), srcTokens("at-S", "rt-S", time.Now(), time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(minBackoff)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-S" {
-				t.Errorf("Token = %q, want the stored at-S", got)
-			}
-			srcWantRequests(t, e, 0)
+			srcWantToken(t, src, "at-2")
 		})
 	})
 }
@@ -1454,12 +863,8 @@ func TestSourceInitialTokens(t *testing.T) {
 func srcWantConfigError(cause error) func(t *testing.T, err error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
-		var ce *ConfigError
-		if !errors.As(err, &ce) {
-			t.Errorf("error = %v (%T), want a *ConfigError", err, err)
-		}
-		if cause != nil && !errors.Is(err, cause) {
-			t.Errorf("error = %v, want one wrapping %v", err, cause)
+		if !errors.As(err, new(*ConfigError)) || cause != nil && !errors.Is(err, cause) {
+			t.Errorf("error = %v (%T), want a *ConfigError wrapping %v", err, err, cause)
 		}
 	}
 }
@@ -1475,41 +880,105 @@ func srcWantStoreError(op string, cause error) func(t *testing.T, err error) {
 	}
 }
 
-func TestSourceInvalidate(t *testing.T) {
-	t.Run("after Invalidate of the current token the next Token refreshes", func(t *testing.T) {
+func TestSourceInitialTokens(t *testing.T) {
+	fresh := func() *srcStore { return srcNewStore(srcTokens("at-S", "rt-S", time.Now(), time.Hour)) }
+	expired := func() *srcStore { return srcNewStore(srcExpired("at-S", "rt-S")) }
+	failing := func() *srcStore { s := srcNewStore(nil); s.setLoadErr(errSrcLoad); return s }
+	tests := []struct {
+		name     string
+		nilCli   bool
+		initial  func() *Tokens   // nil: a nil initial
+		store    func() *srcStore // nil: no store
+		wantAT   string
+		wantErr  func(t *testing.T, err error)
+		wantSent []string
+	}{
+		{name: "nil initial, store with fresh tokens: used without a request", store: fresh, wantAT: "at-S"},
+		{name: "ours expired, store with fresh tokens from another process: adopted", store: fresh, wantAT: "at-S",
+			initial: func() *Tokens { return srcExpired("at-0", "rt-0") }},
+		{name: "nil initial, store with expired tokens: refreshed with the stored refresh token", store: expired,
+			wantAT: "at-1", wantSent: []string{"rt-S"}},
+		{name: "nil initial, empty store", store: func() *srcStore { return srcNewStore(nil) },
+			wantErr: srcWantConfigError(ErrNoRefreshToken)},
+		{name: "nil initial, failing store", store: failing, wantErr: srcWantStoreError("load", errSrcLoad)},
+		{name: "nil initial, no store", wantErr: srcWantConfigError(ErrNoRefreshToken)},
+		{name: "expired without a refresh token", wantErr: srcWantConfigError(ErrNoRefreshToken), initial: func() *Tokens {
+			return &Tokens{AccessToken: "at-0", TokenType: "Bearer", ExpiresAt: time.Now().Add(-time.Minute)}
+		}},
+		{name: "without expiry: used as they are", wantAT: "at-0",
+			initial: func() *Tokens { return &Tokens{AccessToken: "at-0", TokenType: "Bearer", RefreshToken: "rt-0"} }},
+		{name: "a nil Client", nilCli: true, wantErr: srcWantConfigError(nil),
+			initial: func() *Tokens { return &Tokens{RefreshToken: "rt-0"} }},
+		{name: "a nil Client with a store", nilCli: true, store: expired, wantErr: srcWantConfigError(nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := srcNewEndpoint(srcRotating)
+				c := e.client()
+				if tt.nilCli {
+					c = nil
+				}
+				var opts []SourceOption
+				if tt.store != nil {
+					opts = append(opts, WithStore(tt.store()))
+				}
+				var initial *Tokens
+				if tt.initial != nil {
+					initial = tt.initial()
+				}
+				src := NewSource(c, initial, opts...)
+				for i := range 2 { // the second call answers the same way
+					tok, err := src.Token(t.Context())
+					if tt.wantErr != nil {
+						if tok != nil {
+							t.Errorf("call %d: Token returned %q with the error", i+1, tok.AccessToken)
+						}
+						tt.wantErr(t, err)
+					} else if err != nil || tok.AccessToken != tt.wantAT {
+						t.Errorf("call %d: Token = (%q, %v), want %q", i+1, srcAccessToken(tok), err, tt.wantAT)
+					}
+				}
+				srcWantSent(t, e, tt.wantSent...)
+			})
+		})
+	}
+
+	t.Run("nil initial with an empty store adopts tokens stored later, after the backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
-			src := NewSource(e.client(), srcTokens("at-0", "rt-0", time.Now(), time.Hour))
-			tok := srcMustToken(t, src)
-			src.Invalidate(tok)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token after Invalidate = %q, want at-1", got)
+			st := NewMemoryStore(nil)
+			src := NewSource(e.client(), nil, WithStore(st))
+			if _, err := src.Token(t.Context()); !errors.Is(err, ErrNoRefreshToken) {
+				t.Fatalf("Token error = %v, want ErrNoRefreshToken", err)
 			}
-			srcWantSent(t, e, "rt-0")
+			_ = st.Save(t.Context(), srcTokens("at-S", "rt-S", time.Now(), time.Hour))
+			time.Sleep(minBackoff)
+			srcWantToken(t, src, "at-S")
+			srcWantRequests(t, e, 0)
 		})
 	})
+}
 
-	t.Run("Invalidate of a token a newer one has replaced does nothing", func(t *testing.T) {
+func TestSourceInvalidate(t *testing.T) {
+	t.Run("the current token: the next Token refreshes; an old one: nothing", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
 			src := NewSource(e.client(), srcTokens("at-0", "rt-0", time.Now(), time.Hour))
 			old := srcMustToken(t, src)
 			src.Invalidate(old)
-			srcMustToken(t, src) // at-1
+			srcWantToken(t, src, "at-1")
+			time.Sleep(minRefreshInterval) // past the interval that shields at-1 from any rejection
 			src.Invalidate(old)
 			src.Invalidate(&Tokens{AccessToken: "some other token"})
 			src.Invalidate(nil)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-1" {
-				t.Errorf("Token = %q, want at-1", got)
-			}
-			srcWantRequests(t, e, 1)
+			srcWantToken(t, src, "at-1")
+			srcWantSent(t, e, "rt-0")
 		})
 	})
 
-	t.Run("Invalidate of a token still waiting to be saved makes the next Token refresh", func(t *testing.T) {
+	t.Run("a token still waiting to be saved: the save retry does not bring it back", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			// at-1 could not be saved; a resource server then rejects it. The
-			// save retry must not put the rejected token back in use.
 			e := srcNewEndpoint(srcRotating)
 			initial := srcExpired("at-0", "rt-0")
 			st := srcNewStore(initial)
@@ -1519,22 +988,12 @@ func TestSourceInvalidate(t *testing.T) {
 				t.Fatalf("Token error = %v, want a *StoreError", err)
 			}
 			rejected := srcMustToken(t, src)
-			if rejected.AccessToken != "at-1" {
-				t.Fatalf("Token = %q, want the unsaved at-1", rejected.AccessToken)
-			}
 			st.setSaveErr(nil)
 			src.Invalidate(rejected)
 			time.Sleep(minBackoff)
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-2" {
-				t.Errorf("Token after Invalidate = %q, want at-2 from a new refresh", got)
-			}
+			srcWantToken(t, src, "at-2")
 			srcWantSent(t, e, "rt-0", "rt-1")
 		})
-	})
-
-	t.Run("Invalidate on a Source without tokens does nothing", func(t *testing.T) {
-		src := NewSource(nil, nil)
-		src.Invalidate(&Tokens{AccessToken: "at-0"})
 	})
 
 	t.Run("50 goroutines invalidating the same token cause one refresh", func(t *testing.T) {
@@ -1553,27 +1012,15 @@ func TestSourceInvalidate(t *testing.T) {
 				})
 			}
 			synctest.Wait()
-			srcWantRequests(t, e, 1)
 			e.release()
 			wg.Wait()
-			for i, r := range res {
-				if r.err != nil || srcAccessToken(r.tok) != "at-1" {
-					t.Errorf("goroutine %d got (%q, %v), want at-1", i, srcAccessToken(r.tok), r.err)
-				}
-			}
+			srcWantAll(t, res, "at-1")
 			srcWantRequests(t, e, 1)
 		})
 	})
 }
 
 func TestSourceSetTokens(t *testing.T) {
-	t.Run("nil tokens are a *ConfigError", func(t *testing.T) {
-		src := NewSource(nil, nil)
-		if err := src.SetTokens(t.Context(), nil); !errors.As(err, new(*ConfigError)) {
-			t.Errorf("SetTokens(nil) = %v, want a *ConfigError", err)
-		}
-	})
-
 	t.Run("the tokens set are saved and used without a request", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
@@ -1582,12 +1029,8 @@ func TestSourceSetTokens(t *testing.T) {
 			if err := src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour)); err != nil {
 				t.Fatalf("SetTokens: %v", err)
 			}
-			if at, rt := st.stored(t); at != "at-set" || rt != "rt-set" {
-				t.Errorf("store holds (%q, %q), want (at-set, rt-set)", at, rt)
-			}
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-set" {
-				t.Errorf("Token = %q, want at-set", got)
-			}
+			st.wantStored(t, "at-set", "rt-set")
+			srcWantToken(t, src, "at-set")
 			srcWantRequests(t, e, 0)
 		})
 	})
@@ -1599,28 +1042,18 @@ func TestSourceSetTokens(t *testing.T) {
 			src := NewSource(e.client(), srcExpired("at-0", "rt-0"))
 			g := srcCall(t.Context(), src, 1)
 			synctest.Wait()
-			var setDone atomic.Bool
-			var setErr error
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				setErr = src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour))
-				setDone.Store(true)
-			})
+			setErr := make(chan error, 1)
+			go func() { setErr <- src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour)) }()
 			synctest.Wait()
-			if setDone.Load() {
+			if len(setErr) != 0 {
 				t.Errorf("SetTokens returned while a refresh was in progress")
 			}
 			e.release()
-			wg.Wait()
-			if setErr != nil {
-				t.Fatalf("SetTokens: %v", setErr)
+			if err := <-setErr; err != nil {
+				t.Fatalf("SetTokens: %v", err)
 			}
-			if r := g.wait()[0]; srcAccessToken(r.tok) != "at-1" {
-				t.Errorf("the waiter got (%q, %v), want at-1", srcAccessToken(r.tok), r.err)
-			}
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-set" {
-				t.Errorf("Token after SetTokens = %q, want at-set", got)
-			}
+			srcWantAll(t, g.wait(), "at-1")
+			srcWantToken(t, src, "at-set")
 		})
 	})
 
@@ -1630,12 +1063,8 @@ func TestSourceSetTokens(t *testing.T) {
 			st := srcNewStore(nil)
 			st.holdSave()
 			src := NewSource(e.client(), nil, WithStore(st))
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				if err := src.SetTokens(t.Context(), &Tokens{RefreshToken: "rt-new"}); err != nil {
-					t.Errorf("SetTokens: %v", err)
-				}
-			})
+			setErr := make(chan error, 1)
+			go func() { setErr <- src.SetTokens(t.Context(), &Tokens{RefreshToken: "rt-new"}) }()
 			synctest.Wait() // SetTokens is saving
 			g := srcCall(t.Context(), src, 1)
 			synctest.Wait()
@@ -1643,31 +1072,26 @@ func TestSourceSetTokens(t *testing.T) {
 				t.Errorf("the caller returned while SetTokens was saving")
 			}
 			st.releaseSave()
-			wg.Wait()
-			if r := g.wait()[0]; r.err != nil || srcAccessToken(r.tok) != "at-1" {
-				t.Errorf("the caller got (%q, %v), want at-1", srcAccessToken(r.tok), r.err)
+			if err := <-setErr; err != nil {
+				t.Errorf("SetTokens: %v", err)
 			}
+			srcWantAll(t, g.wait(), "at-1")
 			srcWantSent(t, e, "rt-new")
 		})
 	})
 
-	t.Run("a failing Save in SetTokens is a *StoreError, the tokens are used and saved later", func(t *testing.T) {
+	t.Run("a failing Save is a *StoreError; the tokens are used and saved later", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
 			st := srcNewStore(nil)
 			st.setSaveErr(errSrcSave)
 			src := NewSource(e.client(), nil, WithStore(st))
-			err := src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour))
-			srcWantStoreError("save", errSrcSave)(t, err)
+			srcWantStoreError("save", errSrcSave)(t, src.SetTokens(t.Context(), srcTokens("at-set", "rt-set", time.Now(), time.Hour)))
 			st.setSaveErr(nil)
-			time.Sleep(minBackoff) // a failed save is tried again after a backoff
-			if got := srcAccessToken(srcMustToken(t, src)); got != "at-set" {
-				t.Errorf("Token = %q, want at-set", got)
-			}
+			time.Sleep(minBackoff)
+			srcWantToken(t, src, "at-set")
 			synctest.Wait()
-			if at, _ := st.stored(t); at != "at-set" {
-				t.Errorf("store holds %q, want at-set saved again", at)
-			}
+			st.wantStored(t, "at-set", "rt-set")
 			srcWantRequests(t, e, 0)
 		})
 	})
@@ -1701,162 +1125,97 @@ func (l *srcLogBuffer) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
-
-func (l *srcLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+func (l *srcLogBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func TestSourceLogsEventsWithoutSecrets(t *testing.T) {
-	// Long values, so that the client's redaction of echoed secrets applies.
-	secrets := []string{
-		"access-secret-0", "access-secret-1", "access-secret-2",
-		"access-secret-3", "refresh-secret-0", "refresh-secret-1", "refresh-secret-2", "refresh-secret-3",
-		srcClientSecret,
-	}
-	handlers := []struct {
-		name string
-		new  func(io.Writer) slog.Handler
-	}{
-		{"text", func(w io.Writer) slog.Handler {
-			return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
-		}},
-		{"JSON", func(w io.Writer) slog.Handler {
-			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
-		}},
-	}
-	for _, h := range handlers {
-		t.Run("the "+h.name+" handler gets every event and no secret", func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := srcNewEndpoint(func(n int, rt string) srcAnswer {
-					switch n {
-					case 2: // an error that echoes the refresh token and client secret
-						return srcAnswer{status: http.StatusBadRequest, contentType: "application/json",
-							body: `{"error":"invalid_request","error_description":"bad ` + rt + ` for ` + srcClientSecret + `"}`}
-					case 3:
-						return srcGrant("access-secret-2", "refresh-secret-2", 3600, "")
-					}
-					return srcGrant("access-secret-1", "refresh-secret-1", 3600, "")
-				})
-				var buf srcLogBuffer
-				st := srcNewStore(nil)
-				initial := srcExpired("access-secret-0", "refresh-secret-0")
-				src := NewSource(e.client(), initial, WithStore(st), WithLogger(slog.New(h.new(&buf))))
-
-				srcMustToken(t, src) // refreshed
-				time.Sleep(time.Hour)
-				st.setLoadErr(errSrcLoad)
-				if _, err := src.Token(t.Context()); err == nil { // load failed, refresh failed
-					t.Fatal("second Token succeeded, want the endpoint's error")
-				}
-				st.setLoadErr(nil)
-				st.setSaveErr(errSrcSave)
-				time.Sleep(minBackoff)
-				if _, err := src.Token(t.Context()); err == nil { // store failed
-					t.Fatal("third Token succeeded, want a *StoreError")
-				}
-				st.setSaveErr(nil)
-				time.Sleep(minBackoff)
-				srcMustToken(t, src) // saved after the failure, in the background
-				synctest.Wait()
-				// Another process stores newer tokens; ours are rejected.
-				if err := st.mem.Save(t.Context(), srcTokens("access-secret-3", "refresh-secret-3", time.Now(), time.Hour)); err != nil {
-					t.Fatal(err)
-				}
-				src.Invalidate(srcMustToken(t, src))
-				if got := srcMustToken(t, src); got.AccessToken != "access-secret-3" { // loaded
-					t.Errorf("Token after Invalidate did not adopt the stored tokens")
-				}
-				synctest.Wait()
-
-				out := buf.String()
-				// The events, by words of their messages.
-				for _, event := range []string{
-					"refreshing token",
-					"token refreshed",
-					"refresh failed",
-					"store load failed",
-					"kept in memory",
-					"refresh: tokens saved",
-					"loaded from the store",
-					"duration",
-					"invalid_request",
-					errSrcLoad.Error(),
-					errSrcSave.Error(),
-				} {
-					if !strings.Contains(out, event) {
-						t.Errorf("log output lacks %q", event)
-					}
-				}
-				for _, s := range secrets {
-					if strings.Contains(out, s) {
-						t.Errorf("log output shows the secret %q", s)
-					}
-				}
-				if t.Failed() {
-					t.Logf("log output:\n%s", out)
-				}
-			})
-		})
-	}
-
-	t.Run("without WithLogger nothing is logged through slog.Default", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			var buf srcLogBuffer
-			prev := slog.Default()
-			slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
-			defer slog.SetDefault(prev)
-			e := srcNewEndpoint(srcRotating)
-			src := NewSource(e.client(), srcExpired("at-0", "rt-0"), WithLogger(nil))
-			srcMustToken(t, src)
-			synctest.Wait()
-			if out := buf.String(); out != "" {
-				t.Errorf("slog.Default got %q, want nothing", out)
+	synctest.Test(t, func(t *testing.T) {
+		// Long values, so that the client's redaction of echoed secrets applies.
+		e := srcNewEndpoint(func(n int, rt string) srcAnswer {
+			switch n {
+			case 2: // an error that echoes the refresh token and the client secret
+				return srcAnswer{status: http.StatusBadRequest, contentType: "application/json",
+					body: `{"error":"invalid_request","error_description":"bad ` + rt + ` for ` + srcClientSecret + `"}`}
+			case 3:
+				return srcGrant("access-secret-2", "refresh-secret-2", 3600, "")
 			}
+			return srcGrant("access-secret-1", "refresh-secret-1", 3600, "")
 		})
+		var buf srcLogBuffer
+		st := srcNewStore(nil)
+		src := NewSource(e.client(), srcExpired("access-secret-0", "refresh-secret-0"), WithStore(st),
+			WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+
+		srcMustToken(t, src) // refreshed
+		time.Sleep(time.Hour)
+		st.setLoadErr(errSrcLoad)
+		if _, err := src.Token(t.Context()); err == nil { // load failed, refresh failed
+			t.Fatal("second Token succeeded, want the endpoint's error")
+		}
+		st.setLoadErr(nil)
+		st.setSaveErr(errSrcSave)
+		time.Sleep(minBackoff)
+		if _, err := src.Token(t.Context()); err == nil { // store failed
+			t.Fatal("third Token succeeded, want a *StoreError")
+		}
+		st.setSaveErr(nil)
+		time.Sleep(minBackoff)
+		srcMustToken(t, src) // saved after the failure, in the background
+		synctest.Wait()
+		// Another process stores newer tokens; ours are rejected.
+		_ = st.mem.Save(t.Context(), srcTokens("access-secret-3", "refresh-secret-3", time.Now(), time.Hour))
+		src.Invalidate(srcMustToken(t, src))
+		srcWantToken(t, src, "access-secret-3") // loaded
+		synctest.Wait()
+
+		out := buf.String()
+		for _, want := range []string{
+			"refreshing token", "token refreshed", "refresh failed", "store load failed", "kept in memory",
+			"refresh: tokens saved", "loaded from the store", "duration", "invalid_request",
+			errSrcLoad.Error(), errSrcSave.Error(), "reason=expiry", "reason=save_retry", "reason=rejected",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log output lacks %q", want)
+			}
+		}
+		for _, secret := range []string{"access-secret-0", "access-secret-1", "access-secret-2", "access-secret-3",
+			"refresh-secret-0", "refresh-secret-1", "refresh-secret-2", "refresh-secret-3", srcClientSecret} {
+			if strings.Contains(out, secret) {
+				t.Errorf("log output shows the secret %q", secret)
+			}
+		}
+		if t.Failed() {
+			t.Logf("log output:\n%s", out)
+		}
 	})
 }
 
-func TestSourceStringShowsNoSecret(t *testing.T) {
+func TestSourceLogsNothingWithoutALogger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var buf srcLogBuffer
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		defer slog.SetDefault(prev)
 		e := srcNewEndpoint(srcRotating)
-		initial := srcTokens("access-secret-0", "refresh-secret-0", time.Now(), time.Hour)
-		initial.IDToken = "id-token-secret-0"
-		src := NewSource(e.client(), initial, WithStore(NewMemoryStore(initial)))
-		srcMustToken(t, src)
-		secrets := []string{"access-secret-0", "refresh-secret-0", "id-token-secret-0", srcClientSecret}
-
-		var text, js bytes.Buffer
-		slog.New(slog.NewTextHandler(&text, nil)).Info("source", "src", src)
-		slog.New(slog.NewJSONHandler(&js, nil)).Info("source", "src", src)
-		renderings := map[string]string{
-			"String":      src.String(),
-			"slog text":   text.String(),
-			"slog JSON":   js.String(),
-			"Sprint":      fmt.Sprint(src),
-			"Sprint list": fmt.Sprint([]*Source{src}),
-		}
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-			renderings[verb] = fmt.Sprintf(verb, src)
-		}
-		for name, s := range renderings {
-			for _, secret := range secrets {
-				if strings.Contains(s, secret) {
-					t.Errorf("%s of a Source shows the secret %q: %s", name, secret, s)
-				}
-			}
-		}
-		if got := src.String(); !strings.HasPrefix(got, "refresh.Source{") || !strings.Contains(got, srcTokenURL) {
-			t.Errorf("String() = %q, want refresh.Source{...} naming the token endpoint", got)
-		}
-		if got, want := fmt.Sprintf("%v|%#v", (*Source)(nil), (*Source)(nil)), "refresh.Source(nil)|refresh.Source(nil)"; got != want {
-			t.Errorf("a nil *Source prints %q, want %q", got, want)
-		}
-		if got := NewSource(nil, nil).String(); !strings.HasPrefix(got, "refresh.Source{") {
-			t.Errorf("String() of a Source without Client = %q", got)
+		srcMustToken(t, NewSource(e.client(), srcExpired("at-0", "rt-0"), WithLogger(nil)))
+		synctest.Wait()
+		if out := buf.String(); out != "" {
+			t.Errorf("slog.Default got %q, want nothing", out)
 		}
 	})
+}
+
+func TestSourceLogsBeforeReleasingWaiters(t *testing.T) {
+	// The buffer is read with no lock and no wait after Token returns: the
+	// race detector reports it if the line is still being written.
+	for i := range 20 {
+		e := srcNewEndpoint(srcRotating)
+		var buf bytes.Buffer
+		src := NewSource(e.client(), srcExpired("at-0", "rt-0"), WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+		srcMustToken(t, src)
+		if out := buf.String(); !strings.Contains(out, "token refreshed") {
+			t.Fatalf("run %d: after Token returned the log holds %q, want the \"token refreshed\" line", i, out)
+		}
+	}
 }
 
 func TestMemoryStore(t *testing.T) {
@@ -1864,90 +1223,39 @@ func TestMemoryStore(t *testing.T) {
 	tokens := func() *Tokens {
 		return &Tokens{AccessToken: "at-0", TokenType: "Bearer", RefreshToken: "rt-0", Scopes: []string{"read"}}
 	}
-	load := func(t *testing.T, s *MemoryStore) *Tokens {
+	wantLoad := func(t *testing.T, s *MemoryStore, want *Tokens) *Tokens {
 		t.Helper()
 		got, err := s.Load(ctx)
-		if err != nil {
-			t.Fatalf("Load: %v", err)
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Tokens{})); err != nil || diff != "" {
+			t.Errorf("Load error %v, (-want +got):\n%s", err, diff)
 		}
 		return got
 	}
 
-	t.Run("the zero value and NewMemoryStore(nil) are empty: Load returns nil, nil", func(t *testing.T) {
-		for name, s := range map[string]*MemoryStore{"zero value": new(MemoryStore), "NewMemoryStore(nil)": NewMemoryStore(nil)} {
-			if got, err := s.Load(ctx); got != nil || err != nil {
-				t.Errorf("%s: Load = (%v, %v), want (nil, nil)", name, got, err)
-			}
+	t.Run("empty: the zero value, NewMemoryStore(nil), after Save(nil)", func(t *testing.T) {
+		emptied := NewMemoryStore(tokens())
+		_ = emptied.Save(ctx, nil)
+		for _, s := range []*MemoryStore{new(MemoryStore), NewMemoryStore(nil), emptied} {
+			wantLoad(t, s, nil)
 		}
 	})
 
-	t.Run("NewMemoryStore keeps a copy of its argument", func(t *testing.T) {
+	t.Run("NewMemoryStore, Load and Save copy the tokens and their scopes", func(t *testing.T) {
 		in := tokens()
 		s := NewMemoryStore(in)
-		in.AccessToken = "changed"
-		if diff := cmp.Diff(tokens(), load(t, s), srcIgnoreRaw); diff != "" {
-			t.Errorf("Load (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("Load returns a new copy each time", func(t *testing.T) {
-		s := NewMemoryStore(tokens())
-		a := load(t, s)
-		a.AccessToken = "changed"
-		b := load(t, s)
-		if a == b {
+		in.AccessToken, in.Scopes[0] = "changed", "changed"
+		a := wantLoad(t, s, tokens())
+		a.AccessToken, a.Scopes[0] = "changed", "changed"
+		if b := wantLoad(t, s, tokens()); a == b {
 			t.Errorf("two Loads returned the same *Tokens")
 		}
-		if diff := cmp.Diff(tokens(), b, srcIgnoreRaw); diff != "" {
-			t.Errorf("Load after changing a loaded value (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("Save keeps a copy and replaces what was stored", func(t *testing.T) {
-		s := NewMemoryStore(&Tokens{AccessToken: "old"})
-		in := tokens()
-		if err := s.Save(ctx, in); err != nil {
-			t.Fatalf("Save: %v", err)
-		}
-		in.RefreshToken = "changed"
-		got := load(t, s)
-		if got == in {
-			t.Errorf("Load returned the pointer given to Save")
-		}
-		if diff := cmp.Diff(tokens(), got, srcIgnoreRaw); diff != "" {
-			t.Errorf("Load after Save (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("the scopes are copied too", func(t *testing.T) {
-		in := tokens()
-		s := NewMemoryStore(in)
-		in.Scopes[0] = "changed by the caller of NewMemoryStore"
-		got := load(t, s)
-		got.Scopes[0] = "changed by the caller of Load"
 		saved := tokens()
-		if err := s.Save(ctx, saved); err != nil {
-			t.Fatalf("Save: %v", err)
-		}
-		saved.Scopes[0] = "changed by the caller of Save"
-		if diff := cmp.Diff([]string{"read"}, load(t, s).Scopes); diff != "" {
-			t.Errorf("stored scopes (-want +got):\n%s", diff)
-		}
-		s = NewMemoryStore(tokens())
-		load(t, s).Scopes[0] = "changed by the caller of Load"
-		if diff := cmp.Diff([]string{"read"}, load(t, s).Scopes); diff != "" {
-			t.Errorf("stored scopes after changing a loaded value (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("Save(nil) empties the store", func(t *testing.T) {
-		s := NewMemoryStore(tokens())
-		if err := s.Save(ctx, nil); err != nil {
-			t.Fatalf("Save(nil): %v", err)
-		}
-		if got := load(t, s); got != nil {
-			t.Errorf("Load after Save(nil) = %v, want nil", got)
-		}
+		saved.RefreshToken = "rt-1"
+		_ = s.Save(ctx, saved)
+		saved.RefreshToken, saved.Scopes[0] = "changed", "changed"
+		want := tokens()
+		want.RefreshToken = "rt-1"
+		wantLoad(t, s, want)
 	})
 
 	t.Run("concurrent Load and Save are safe", func(t *testing.T) {
@@ -1956,12 +1264,8 @@ func TestMemoryStore(t *testing.T) {
 		for i := range 8 {
 			wg.Go(func() {
 				for j := range 100 {
-					if err := s.Save(ctx, &Tokens{AccessToken: fmt.Sprint(i, j)}); err != nil {
-						t.Error(err)
-					}
-					if _, err := s.Load(ctx); err != nil {
-						t.Error(err)
-					}
+					_ = s.Save(ctx, &Tokens{AccessToken: fmt.Sprint(i, j)})
+					_, _ = s.Load(ctx)
 				}
 			})
 		}
@@ -1970,36 +1274,27 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestStoreFunc(t *testing.T) {
-	t.Run("Load finds nothing and does not call the function", func(t *testing.T) {
-		called := false
-		f := StoreFunc(func(context.Context, *Tokens) error { called = true; return nil })
-		if got, err := f.Load(t.Context()); got != nil || err != nil {
-			t.Errorf("Load = (%v, %v), want (nil, nil)", got, err)
-		}
-		if called {
-			t.Errorf("Load called the save function")
-		}
-	})
-
-	t.Run("Save passes its context and tokens to the function and returns its error", func(t *testing.T) {
+	t.Run("Load finds nothing; Save passes ctx and tokens and returns the error", func(t *testing.T) {
 		type key struct{}
 		ctx := context.WithValue(t.Context(), key{}, "v")
 		in := &Tokens{AccessToken: "at-0"}
-		var gotCtx context.Context
-		var gotTok *Tokens
+		calls := 0
 		f := StoreFunc(func(ctx context.Context, tok *Tokens) error {
-			gotCtx, gotTok = ctx, tok
+			calls++
+			if tok != in || ctx.Value(key{}) != "v" {
+				t.Errorf("the function got (%v, %v), want Save's arguments", ctx, tok)
+			}
 			return errSrcSave
 		})
-		if err := f.Save(ctx, in); err != errSrcSave {
-			t.Errorf("Save = %v, want the function's error", err)
+		if got, err := f.Load(ctx); got != nil || err != nil || calls != 0 {
+			t.Errorf("Load = (%v, %v) after %d calls of the function, want (nil, nil) and none", got, err, calls)
 		}
-		if gotTok != in || gotCtx == nil || gotCtx.Value(key{}) != "v" {
-			t.Errorf("the function got (%v, %v), want Save's arguments", gotCtx, gotTok)
+		if err := f.Save(ctx, in); err != errSrcSave || calls != 1 {
+			t.Errorf("Save = %v, want the function's error", err)
 		}
 	})
 
-	t.Run("as a Source's store it starts from the initial tokens and receives each new set", func(t *testing.T) {
+	t.Run("a Source's StoreFunc starts from the initial tokens and gets each new set", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := srcNewEndpoint(srcRotating)
 			var saved []string
@@ -2021,6 +1316,7 @@ func TestStoreFunc(t *testing.T) {
 
 func TestSourceNilReceiverAndArgumentsAreErrors(t *testing.T) {
 	var nilSource *Source
+	c := &Client{TokenURL: "https://example.com/token"}
 	tests := []struct {
 		name  string
 		call  func() error
@@ -2028,12 +1324,14 @@ func TestSourceNilReceiverAndArgumentsAreErrors(t *testing.T) {
 	}{
 		{"Token on a nil Source", func() error { _, err := nilSource.Token(context.Background()); return err }, "Source"},
 		{"SetTokens on a nil Source", func() error { return nilSource.SetTokens(context.Background(), &Tokens{}) }, "Source"},
-		{"SetTokens with nil tokens", func() error {
-			return NewSource(&Client{TokenURL: "https://example.com/token"}, nil).SetTokens(context.Background(), nil)
-		}, "tokens"},
+		{"SetTokens with nil tokens", func() error { return NewSource(c, nil).SetTokens(context.Background(), nil) }, "tokens"},
+		{"SetTokens with a nil context", func() error {
+			//lint:ignore SA1012 a nil context is the bad input under test
+			return NewSource(c, nil).SetTokens(nil, &Tokens{})
+		}, "ctx"},
 		{"Token with a nil context when a refresh is needed", func() error {
 			//lint:ignore SA1012 a nil context is the bad input under test
-			_, err := NewSource(&Client{TokenURL: "https://example.com/token"}, &Tokens{RefreshToken: "rt"}).Token(nil)
+			_, err := NewSource(c, &Tokens{RefreshToken: "rt"}).Token(nil)
 			return err
 		}, "ctx"},
 	}
@@ -2045,23 +1343,7 @@ func TestSourceNilReceiverAndArgumentsAreErrors(t *testing.T) {
 			}
 		})
 	}
-	nilSource.Invalidate(&Tokens{AccessToken: "at"}) // must not panic
-}
-
-func TestSourceLogsBeforeReleasingWaiters(t *testing.T) {
-	// A caller that returns from Token finds the run's log line already written:
-	// the buffer is read with no lock and no wait, which the race detector
-	// reports if the line is still being written.
-	for i := range 20 {
-		e := srcNewEndpoint(func(n int, rt string) srcAnswer {
-			return srcGrant("access-secret-1", "refresh-secret-1", 3600, "")
-		})
-		var buf bytes.Buffer
-		src := NewSource(e.client(), srcExpired("access-secret-0", "refresh-secret-0"),
-			WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
-		srcMustToken(t, src)
-		if out := buf.String(); !strings.Contains(out, "token refreshed") {
-			t.Fatalf("run %d: after Token returned the log holds %q, want the \"token refreshed\" line", i, out)
-		}
-	}
+	// Invalidate cannot fail: on nil, or on a Source without tokens, it does nothing.
+	nilSource.Invalidate(&Tokens{AccessToken: "at"})
+	NewSource(nil, nil).Invalidate(&Tokens{AccessToken: "at"})
 }
