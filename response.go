@@ -277,6 +277,18 @@ func (p *parser) parse() (*Tokens, error) {
 	if t.Scopes, err = f.get("scope").scopes(); err != nil {
 		return nil, p.fail("scope", err.Error(), nil)
 	}
+	// A form body's values are bytes, but the Tokens' storage encoding is JSON,
+	// which cannot carry a string that is not UTF-8: such a member is refused
+	// here rather than changed on its way to the Store.
+	for _, m := range [...]struct{ name, value string }{
+		{"access_token", t.AccessToken}, {"token_type", t.TokenType},
+		{"refresh_token", t.RefreshToken}, {"id_token", t.IDToken},
+		{"scope", strings.Join(t.Scopes, " ")},
+	} {
+		if !utf8.ValidString(m.value) {
+			return nil, p.fail(m.name, "not valid UTF-8", nil)
+		}
+	}
 	t.extra = f.extras()
 	return t, nil
 }

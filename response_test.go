@@ -811,6 +811,20 @@ func responseCases() []responseCase {
 			body:        "access_token=&token_type=bearer",
 			wantResp:    &wantResponseError{StatusCode: 200, ContentType: "application/x-www-form-urlencoded", Field: "access_token", Reason: "empty", Excerpt: "fields: access_token, token_type"},
 		},
+		{
+			name:        "a form body's refresh token that is not UTF-8 is refused, not changed on its way to the Store",
+			status:      200,
+			contentType: "application/x-www-form-urlencoded",
+			body:        "access_token=AT-0810&token_type=bearer&refresh_token=RT-%FF-0810",
+			wantResp:    &wantResponseError{StatusCode: 200, ContentType: "application/x-www-form-urlencoded", Field: "refresh_token", Reason: "not valid UTF-8", Excerpt: "fields: access_token, refresh_token, token_type"},
+		},
+		{
+			name:        "a form body's scope that is not UTF-8 is refused",
+			status:      200,
+			contentType: "application/x-www-form-urlencoded",
+			body:        "access_token=AT-0811&token_type=bearer&scope=repo%800000",
+			wantResp:    &wantResponseError{StatusCode: 200, ContentType: "application/x-www-form-urlencoded", Field: "scope", Reason: "not valid UTF-8", Excerpt: "fields: access_token, scope, token_type"},
+		},
 
 		// Response errors: bodies that are not token responses.
 		{
