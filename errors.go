@@ -13,6 +13,11 @@ import (
 // a refresh token.
 var ErrNoRefreshToken = errors.New("refresh: no refresh token")
 
+// ErrVersionConflict is wrapped by the error of a fenced write, [Lease.Save],
+// that found the stored tokens changed since its Load: another owner wrote
+// after this lease's holder read them.
+var ErrVersionConflict = errors.New("refresh: the stored tokens changed since they were loaded")
+
 // ConfigError reports a refresh refused before anything was sent: a missing or
 // malformed setting of the [Client], a bad argument, or an [Auth] that could not
 // build its credentials. Its text names what was wrong and never shows a secret.

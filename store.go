@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Store keeps tokens across restarts and across the replicas of a service. A
@@ -19,6 +20,50 @@ type Store interface {
 	Load(ctx context.Context) (*Tokens, error)
 	// Save stores t, replacing what was stored.
 	Save(ctx context.Context, t *Tokens) error
+}
+
+// SharedStore is a [Store] that several processes (the replicas of a service)
+// share for one grant. A [Source] given one never lets two of them present the
+// same refresh token: before it refreshes it takes the grant's lease with
+// Acquire, loads the tokens again under the lease (and uses them, sending
+// nothing, when another replica has saved fresh ones), refreshes with a deadline
+// inside the lease's TTL, saves through the lease, and releases it.
+//
+// Implementations must keep these rules, which the redisstore and pgstore
+// packages and [MemoryStore] follow:
+//   - one lease at a time per grant, held by its owner until Release or until its
+//     TTL has passed;
+//   - Acquire waits while another owner holds the lease, and is woken when that
+//     owner saves or releases (or its TTL passes), never by polling at a fixed
+//     interval; it returns ctx's error when ctx ends first;
+//   - every write is fenced: [Lease.Save] is a compare-and-swap on a version that
+//     each write increments, so an owner whose lease has lapsed can never replace
+//     tokens written after its [Lease.Load];
+//   - errors, and the texts of errors, hold no token.
+//
+// Load and Save of the Store interface stay available without a lease (Save
+// increments the version too, so that it fences out a lease holder).
+type SharedStore interface {
+	Store
+	// Acquire takes the grant's lease for ttl, waiting while another owner holds
+	// it, until ctx ends.
+	Acquire(ctx context.Context, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held lease on a [SharedStore]'s grant. It is used by one goroutine
+// at a time, for the span of one refresh.
+type Lease interface {
+	// Load returns the stored tokens, or nil, nil when none are stored, and
+	// remembers their version for Save.
+	Load(ctx context.Context) (*Tokens, error)
+	// Save stores t, or clears the stored tokens when t is nil, if the stored
+	// version is still the one the last Load saw (for a Save without a Load: if
+	// nothing was stored when the lease was taken). Otherwise it stores nothing
+	// and returns an error that wraps [ErrVersionConflict].
+	Save(ctx context.Context, t *Tokens) error
+	// Release frees the lease and wakes the owners waiting for it. After the TTL
+	// has passed it frees nothing another owner holds.
+	Release(ctx context.Context) error
 }
 
 // StoreFunc adapts a save callback to a [Store] whose Load finds nothing: the
