@@ -89,7 +89,8 @@ type faultServer struct {
 	seen     []string // the refresh token of every request the server read
 	injected map[faultKind]int
 	conns    map[net.Conn]struct{}
-	held     int           // requests held now
+	serving  faultCount    // connections being served: the client has not closed them
+	holding  faultCount    // requests held now
 	release  chan struct{} // closed when held requests may proceed
 	received chan struct{} // a request was held
 	closing  chan struct{}
@@ -120,6 +121,7 @@ func faultNewServer(t *testing.T, clock *faultClock, strict bool) *faultServer {
 			s.conns[conn] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Add(1)
+			s.serving.add(1)
 			go s.serve(conn)
 		}
 	}()
@@ -174,12 +176,6 @@ func (s *faultServer) requests() int {
 	return len(s.seen)
 }
 
-func (s *faultServer) heldNow() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
 // close stops the server: the listener, every connection, every handler.
 func (s *faultServer) close() {
 	close(s.closing)
@@ -217,6 +213,7 @@ func (s *faultServer) rotate(rt string) (int, string) {
 
 func (s *faultServer) serve(conn net.Conn) {
 	defer s.wg.Done()
+	defer s.serving.add(-1)
 	defer func() {
 		conn.Close()
 		s.mu.Lock()
@@ -340,14 +337,8 @@ func (s *faultServer) hold(conn net.Conn, br *bufio.Reader, release chan struct{
 		defer close(gone)
 		br.Peek(1) // returns when the client closes the connection
 	}()
-	s.mu.Lock()
-	s.held++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-	}()
+	s.holding.add(1)
+	defer s.holding.add(-1)
 	s.received <- struct{}{}
 	select {
 	case <-release:
@@ -486,16 +477,75 @@ func faultErrorKind(err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
-// faultGoroutines waits, for a bounded time, until no more goroutines run than
-// base, and reports the count.
-func faultGoroutines(base int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base || time.Now().After(deadline) {
-			return n
+// faultCount counts what is in progress, and tells when none is. A WaitGroup
+// would not do: its Add may not race with a Wait while the count is zero, and
+// here a new connection or held request may start at any time.
+type faultCount struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil while nobody waits
+}
+
+func (c *faultCount) add(d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += d
+	if c.n == 0 && c.zero != nil {
+		close(c.zero)
+		c.zero = nil
+	}
+}
+
+// idle returns a channel that is closed once the count is zero.
+func (c *faultCount) idle() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.zero == nil {
+		c.zero = make(chan struct{})
+		if c.n == 0 {
+			close(c.zero)
+			ch := c.zero
+			c.zero = nil
+			return ch
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	return c.zero
+}
+
+// faultWait waits until c is zero. The minute only bounds a hang.
+func faultWait(t *testing.T, what string, c *faultCount) {
+	t.Helper()
+	select {
+	case <-c.idle():
+	case <-time.After(time.Minute):
+		t.Errorf("%s: still waiting after a minute", what)
+	}
+}
+
+// faultNoLeak ends a test against s: it closes the client's idle connections,
+// waits until the server has seen every connection closed by the client (a
+// response body left open would keep one), stops the server, and checks that
+// no more goroutines run than base.
+//
+// The goroutine count cannot be waited for by an event: the goroutines left
+// (the Transport's connection loops, a Source's finished run) have done their
+// last work, which the waits above observed, and only need to be scheduled to
+// return. So this yields, and never sleeps, until they have, with a deadline
+// that only bounds a leak. Real sockets keep these tests out of synctest.
+func faultNoLeak(t *testing.T, base int, s *faultServer, trs ...*http.Transport) {
+	t.Helper()
+	for _, tr := range trs {
+		tr.CloseIdleConnections()
+	}
+	faultWait(t, "connections the client did not close", &s.serving)
+	s.close()
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(time.Minute); n > base && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		runtime.Gosched()
+	}
+	if n > base {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after the test, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -577,14 +627,7 @@ func TestFaults(t *testing.T) {
 			if r.policy == "RetryAmbiguous" {
 				c.CheckRetry = refresh.RetryAmbiguous
 			}
-			defer func() {
-				tr.CloseIdleConnections()
-				srv.close()
-				if n := faultGoroutines(base); n > base {
-					buf := make([]byte, 1<<20)
-					t.Errorf("%d goroutines after the fault, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
-				}
-			}()
+			defer faultNoLeak(t, base, srv, tr)
 
 			// Client.Refresh under the fault.
 			rt0 := srv.liveToken()
@@ -622,9 +665,7 @@ func TestFaults(t *testing.T) {
 				}
 			}
 			// A held request ends when its client goes.
-			for deadline := time.Now().Add(10 * time.Second); srv.heldNow() > 0 && time.Now().Before(deadline); {
-				time.Sleep(5 * time.Millisecond)
-			}
+			faultWait(t, "a held request after its client went", &srv.holding)
 
 			// A Source under the fault, from at-0: valid for 2 s more, due for
 			// refresh from 1 s (the leeway is at most half the lifetime).

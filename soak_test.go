@@ -172,14 +172,10 @@ func TestSoak(t *testing.T) {
 	rejected := api.rejected
 	api.mu.Unlock()
 
-	tokenTransport.CloseIdleConnections()
 	apiTransport.CloseIdleConnections()
 	apiSrv.Close()
-	srv.close()
-	goroutines := faultGoroutines(base)
-	if goroutines > base {
-		t.Errorf("%d goroutines after the soak, %d before", goroutines, base)
-	}
+	faultNoLeak(t, base, srv, tokenTransport)
+	goroutines := runtime.NumGoroutine()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
