@@ -43,6 +43,11 @@ type Store interface {
 //
 // Load and Save of the Store interface stay available without a lease (Save
 // increments the version too, so that it fences out a lease holder).
+//
+// A Lease.Save before any Lease.Load succeeds only when nothing was stored
+// when the lease was taken and nothing has been written since. The storetest
+// package of this repository (internal/storetest) checks every rule above
+// against a store; its cases are the checklist for a store of your own.
 type SharedStore interface {
 	Store
 	// Acquire takes the grant's lease for ttl, waiting while another owner holds
