@@ -123,8 +123,11 @@ func (s *MemoryStore) Save(_ context.Context, t *Tokens) error {
 
 // Acquire takes the store's lease for ttl, waiting while another owner holds it
 // until that owner releases it, its TTL passes, or ctx ends; then the error
-// wraps ctx's. A ttl that is not positive is a [*ConfigError].
+// wraps ctx's. A nil ctx or a ttl that is not positive is a [*ConfigError].
 func (s *MemoryStore) Acquire(ctx context.Context, ttl time.Duration) (Lease, error) {
+	if ctx == nil {
+		return nil, &ConfigError{Field: "ctx", Reason: "nil Context"}
+	}
 	if ttl <= 0 {
 		return nil, &ConfigError{Field: "ttl", Reason: "the lease TTL must be positive"}
 	}
