@@ -426,6 +426,9 @@ type outcome struct {
 // run may start.
 func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
 	f := &flight{done: make(chan struct{}), reason: reason}
+	if _, ok := s.store.(SharedStore); ok {
+		f.leasing.Store(true) // until the run holds the lease
+	}
 	s.flight = f
 	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
@@ -837,6 +840,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			if f.leasing.Load() {
+				return leaseWaitError(ctx)
+			}
 			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
 		}
 	}
@@ -853,6 +859,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
+		if f.leasing.Load() {
+			return leaseWaitError(ctx)
+		}
 		return fmt.Errorf("refresh: saving the tokens: %w", context.Cause(ctx))
 	}
 }
