@@ -49,7 +49,10 @@ func WithLeeway(d time.Duration) SourceOption {
 
 // WithStore makes the Source persist every new set of tokens to st before any
 // caller sees them, and load from st before each refresh so that tokens rotated
-// by another process are used instead of a spent refresh token.
+// by another process are used instead of a spent refresh token. When st is a
+// [SharedStore] (MemoryStore, redisstore, pgstore), each refresh runs under
+// the grant's lease, so that replicas sharing st never present one refresh
+// token twice; see [Source].
 func WithStore(st Store) SourceOption {
 	return func(o *sourceOptions) { o.store = st }
 }
@@ -120,6 +123,25 @@ const abandonGrace = time.Second
 // supplies new ones. A store that fails never keeps the Source from refreshing
 // with the refresh token it holds.
 //
+// With a [SharedStore] (see [WithStore]), the Source takes the grant's lease
+// before a run does anything else, loads the tokens again under it and uses
+// them without a request when another replica has saved fresh ones; it never
+// presents a refresh token it read before taking the lease. The lease's TTL is
+// twice the refresh timeout, and the timeout counts from when the lease is
+// held, so no refresh is sent after the lease may have lapsed. New tokens are
+// saved through the lease (a fenced write, tried again while the store fails
+// until the run's deadline), and the lease is released at the end of the run,
+// which wakes the replicas waiting for it. An invalid_grant loads again under
+// the lease: a changed refresh token is adopted, an unchanged one is final,
+// and the stored tokens are never deleted. A run waits for another replica's
+// lease as long as the store makes it wait (at most that holder's TTL); each
+// caller waits as long as its own ctx allows and then gets a [*StoreError]
+// with Op "acquire". A store that fails (a time-out included) is a
+// [*StoreError] and stops that run: without the lease nothing is sent, so a
+// store outage is an error for callers whose access token has expired, while
+// callers with a valid cached token get it as before. Reading a valid cached
+// token never touches the store.
+//
 // A Source refreshes at most once every few seconds unless its token has
 // expired: a resource rejecting a token that was refreshed moments ago gets its
 // 401 back rather than another refresh, and a token that is already expired
@@ -182,6 +204,8 @@ type flight struct {
 	reason    runReason
 	rotated   *Tokens // tokens a refresh got, from before they are saved
 	abandoned bool    // released at its timeout while still running
+
+	leasing atomic.Bool // waiting for a SharedStore's lease
 }
 
 // runReason says why a run was started, for the log.
@@ -359,6 +383,9 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 				return f.c, nil
 			}
 		case <-ctx.Done():
+			if f.leasing.Load() {
+				return nil, leaseWaitError(ctx)
+			}
 			return nil, fmt.Errorf("refresh: waiting for a token: %w", context.Cause(ctx))
 		}
 	}
@@ -394,17 +421,29 @@ type outcome struct {
 
 // startLocked starts a run for state c; saveOnly runs only save it (SetTokens).
 // s.mu is held. The run works on a context of its own, bounded by the refresh
-// timeout; when it has not returned abandonGrace after that, its waiters are
-// released and a new run may start.
+// timeout (counted from when it holds the lease, with a SharedStore); when it
+// has not returned abandonGrace after that, its waiters are released and a new
+// run may start.
 func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
 	f := &flight{done: make(chan struct{}), reason: reason}
+	if _, ok := s.store.(SharedStore); ok {
+		f.leasing.Store(true) // until the run holds the lease
+	}
 	s.flight = f
 	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	go func() {
-		defer cancel()
 		start := time.Now()
+		// With a SharedStore the run first waits for the grant's lease, for
+		// as long as the store makes it wait; the timeout starts once it is
+		// held, and the lease outlives it.
+		st, lease, err := s.runStore(f)
+		if err != nil {
+			s.finish(context.Background(), f, c, outcome{err: err}, time.Since(start))
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
 		res := make(chan outcome, 1)
 		go func() {
 			var o outcome
@@ -412,9 +451,12 @@ func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight
 				if p := recover(); p != nil {
 					o = outcome{err: newPanicError(p)}
 				}
+				if lease != nil {
+					s.release(lease, f.reason)
+				}
 				res <- o
 			}()
-			o = s.work(ctx, f, c, dead, lastErr, saveOnly)
+			o = s.work(ctx, f, c, st, lease != nil, dead, lastErr, saveOnly)
 		}()
 		var o outcome
 		select {
@@ -598,17 +640,22 @@ func isFinal(err error) bool {
 		errors.Is(err, ErrNoRefreshToken)
 }
 
-// work loads from the Store, saves unsaved tokens unless the Store holds newer
-// ones, and refreshes, as state c needs. Without an error, the outcome's state
-// is what the waiters get.
-func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, lastErr error, saveOnly bool) outcome {
+// work loads from st, saves unsaved tokens unless st holds newer ones, and
+// refreshes, as state c needs. st is the Store, a held Lease (shared), or nil.
+// Without an error, the outcome's state is what the waiters get.
+//
+// Under a lease the stored tokens are the truth: they are adopted whenever
+// they differ from ours (but for unsaved tokens, which are kept unless the
+// stored ones were issued after them), and a store that fails stops the run
+// rather than let it present a refresh token read before the lease.
+func (s *Source) work(ctx context.Context, f *flight, c *cached, st Store, shared bool, dead string, lastErr error, saveOnly bool) outcome {
 	now := s.now()
 	orig := c
 	var stored *Tokens
 	var loadErr error
-	if s.store != nil {
-		stored, loadErr = s.load(ctx)
-		if loadErr != nil && c == nil {
+	if st != nil {
+		stored, loadErr = s.load(ctx, st)
+		if loadErr != nil && (c == nil || shared) {
 			return outcome{err: loadErr}
 		}
 		if loadErr != nil {
@@ -633,7 +680,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 			// The access token is gone: refresh with the unsaved refresh
 			// token rather than wait for the store.
 		default:
-			if err := s.save(ctx, c.tok); err != nil {
+			if err := s.save(ctx, st, c.tok); err != nil {
 				if saveOnly || c.usable(now) || c.tok.RefreshToken == "" {
 					return outcome{err: err}
 				}
@@ -644,7 +691,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 				}
 			}
 		}
-	case stored != nil && (c == nil || newer(stored, c.tok)):
+	case stored != nil && (c == nil || newer(stored, c.tok) || shared && differ(stored, c.tok)):
 		c = s.newCached(stored, false)
 		if c.fresh(now) {
 			return outcome{c, ranLoad, nil}
@@ -661,10 +708,10 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 	s.log(ctx, slog.LevelDebug, "refresh: refreshing token", slog.String("reason", string(f.reason)))
 	base := c
 	t, err := s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
-	if err != nil && isFinal(err) && s.store != nil {
+	if err != nil && isFinal(err) && st != nil {
 		// Another process may have rotated the token after the load above.
-		if again, lerr := s.load(ctx); lerr == nil && again != nil &&
-			again.RefreshToken != "" && again.RefreshToken != base.tok.RefreshToken && newer(again, base.tok) {
+		if again, lerr := s.load(ctx, st); lerr == nil && again != nil &&
+			again.RefreshToken != "" && again.RefreshToken != base.tok.RefreshToken && (shared || newer(again, base.tok)) {
 			base = s.newCached(again, false)
 			if base.fresh(s.now()) {
 				return outcome{base, ranLoad, nil}
@@ -682,7 +729,11 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 	}
 	merge(t, base.tok)
 	s.keep(f, base.tok.RefreshToken, t)
-	if err := s.save(ctx, t); err != nil {
+	save := s.save
+	if shared {
+		save = s.saveHeld
+	}
+	if err := save(ctx, st, t); err != nil {
 		return outcome{s.refreshed(t, true, f.reason), ranRefresh, err}
 	}
 	return outcome{s.refreshed(t, false, f.reason), ranRefresh, nil}
@@ -726,23 +777,23 @@ func merge(t, old *Tokens) {
 	}
 }
 
-// load calls Store.Load, turning an error or a panic into a *StoreError.
-func (s *Source) load(ctx context.Context) (t *Tokens, err error) {
+// load calls st.Load, turning an error or a panic into a *StoreError.
+func (s *Source) load(ctx context.Context, st Store) (t *Tokens, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			t, err = nil, &StoreError{Op: "load", Err: newPanicError(p)}
 		}
 	}()
-	if t, err = s.store.Load(ctx); err != nil {
+	if t, err = st.Load(ctx); err != nil {
 		return nil, &StoreError{Op: "load", Err: err}
 	}
 	return t, nil
 }
 
-// save calls Store.Save, if there is a Store, turning an error or a panic into
+// save calls st.Save, if there is a Store, turning an error or a panic into
 // a *StoreError, so that the tokens are kept in memory either way.
-func (s *Source) save(ctx context.Context, t *Tokens) (err error) {
-	if s.store == nil {
+func (s *Source) save(ctx context.Context, st Store, t *Tokens) (err error) {
+	if st == nil {
 		return nil
 	}
 	defer func() {
@@ -750,7 +801,7 @@ func (s *Source) save(ctx context.Context, t *Tokens) (err error) {
 			err = &StoreError{Op: "save", Err: newPanicError(p)}
 		}
 	}()
-	if err := s.store.Save(ctx, t); err != nil {
+	if err := st.Save(ctx, t); err != nil {
 		return &StoreError{Op: "save", Err: err}
 	}
 	return nil
@@ -789,6 +840,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			if f.leasing.Load() {
+				return leaseWaitError(ctx)
+			}
 			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
 		}
 	}
@@ -805,6 +859,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
+		if f.leasing.Load() {
+			return leaseWaitError(ctx)
+		}
 		return fmt.Errorf("refresh: saving the tokens: %w", context.Cause(ctx))
 	}
 }
