@@ -1,0 +1,144 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// installHint says how to get the server the tests need.
+const installHint = "the redisstore tests need redis-server on PATH: " +
+	"apt-get install -y redis-server (Debian), or bash scripts/redis.sh install"
+
+// redisServer is a redis-server the test started on a free loopback port, in
+// a directory of its own, with persistence off; Cleanup stops it.
+type redisServer struct {
+	Addr string
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// startRedis starts a redis-server for t and stops it when t ends. It fails t
+// when the server cannot start, saying how to install it.
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("%s (%v)", installHint, err)
+	}
+	r := &redisServer{dir: t.TempDir()}
+	var err error
+	for range 3 { // another process may take the free port before redis-server binds it
+		var port int
+		if port, err = freePort(); err != nil {
+			break
+		}
+		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err = r.Start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("starting redis-server: %v (%s)", err, installHint)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("stopping redis-server: %v", err)
+		}
+	})
+	return r
+}
+
+// Client returns a client of the server, closed when t ends.
+func (r *redisServer) Client(t testing.TB) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start starts redis-server on r.Addr and returns once it accepts
+// connections, as its log says.
+func (r *redisServer) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return errors.New("redis-server is already running")
+	}
+	_, port, _ := net.SplitHostPort(r.Addr)
+	cmd := exec.Command("redis-server",
+		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
+		"--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no")
+	cmd.SysProcAttr = dieWithParent()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ready := make(chan error, 1)
+	go func() {
+		var log strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- nil
+				for sc.Scan() { // keep reading, so that the server never blocks on its log
+				}
+				return
+			}
+			log.WriteString(sc.Text() + "\n")
+		}
+		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(20 * time.Second): // a bound on failure only
+		err = errors.New("redis-server not ready after 20s")
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	r.cmd = cmd
+	return nil
+}
+
+// Stop kills the server, as a crash would, and waits for it to exit.
+func (r *redisServer) Stop() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return nil
+	}
+	cmd := r.cmd
+	r.cmd = nil
+	if err := cmd.Process.Kill(); err != nil {
+		return err
+	}
+	err := cmd.Wait()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return nil // killed, as asked
+	}
+	return err
+}
