@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -24,19 +25,21 @@ const installHint = "the redisstore tests need redis-server on PATH: " +
 type redisServer struct {
 	Addr string
 	dir  string
+	args []string // further arguments of redis-server
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// startRedis starts a redis-server for t and stops it when t ends. It fails t
-// when the server cannot start, saying how to install it.
-func startRedis(t testing.TB) *redisServer {
+// startRedis starts a redis-server for t, with args added to its command
+// line, and stops it when t ends. It fails t when the server cannot start,
+// saying how to install it.
+func startRedis(t testing.TB, args ...string) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("%s (%v)", installHint, err)
 	}
-	r := &redisServer{dir: t.TempDir()}
+	r := &redisServer{dir: t.TempDir(), args: args}
 	var err error
 	for range 3 { // another process may take the free port before redis-server binds it
 		var port int
@@ -84,9 +87,10 @@ func (r *redisServer) Start() error {
 		return errors.New("redis-server is already running")
 	}
 	_, port, _ := net.SplitHostPort(r.Addr)
-	cmd := exec.Command("redis-server",
+	cmd := exec.Command("redis-server", append([]string{
 		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no")
+		"--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no",
+	}, r.args...)...)
 	cmd.SysProcAttr = dieWithParent()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -141,4 +145,26 @@ func (r *redisServer) Stop() error {
 		return nil // killed, as asked
 	}
 	return err
+}
+
+// startCluster starts a one-node Redis Cluster that serves every slot, and
+// returns a Cluster client of it, closed when t ends.
+func startCluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	r := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	node := r.Client(t)
+	ctx := context.Background()
+	if err := node.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second) // a bound on failure only
+	for !strings.Contains(node.ClusterInfo(ctx).Val(), "cluster_state:ok") {
+		if time.Now().After(deadline) {
+			t.Fatal("the one-node cluster did not reach cluster_state:ok")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{r.Addr}})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
 }
