@@ -20,9 +20,9 @@
 // storage encoding (json.Marshal of [refresh.Tokens]), sealed with
 // [WithAEAD] when it is given.
 //
-// Round trips: Load, Save, Release and an uncontended Acquire are one each. A
-// refresh through the store is five (acquire, load, the token request, save,
-// release); reading a valid cached token is none.
+// Round trips: Load, Save, Release and an uncontended Acquire are one each, so
+// a refresh through the store is four around the token request; reading a
+// valid cached token is none.
 //
 // # Durability
 //
