@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,11 +14,13 @@ import (
 
 // acquireScript takes the lease with SET NX PX and, when it did, returns
 // {1, version, whether tokens are stored}; otherwise {0, the lease's PTTL}.
+// It also answers 1 when the lease already holds this owner token: go-redis
+// retries a command whose reply was lost, and the first try may have set it.
 //
 // KEYS[1] the lease; KEYS[2] the data hash; ARGV[1] the owner token; ARGV[2]
 // the TTL in milliseconds.
 var acquireScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) or redis.call('GET', KEYS[1]) == ARGV[1] then
   return {1, redis.call('HGET', KEYS[2], 'v') or '0', redis.call('HEXISTS', KEYS[2], 'd')}
 end
 return {0, redis.call('PTTL', KEYS[1])}
@@ -52,12 +52,10 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (refresh.Lease, 
 	if ttl < time.Millisecond {
 		return nil, &refresh.ConfigError{Field: "redisstore.Acquire ttl", Reason: "less than a millisecond: " + ttl.String()}
 	}
-	owner := make([]byte, 16)
-	rand.Read(owner) // never fails (crypto/rand)
-	l := &lease{s: s, owner: hex.EncodeToString(owner)}
+	l := &lease{s: s, owner: randomID()}
 	wait, err := l.try(ctx, ttl)
 	if err != nil || wait == 0 {
-		return l.result(err)
+		return l.result(ctx, err)
 	}
 	sub := s.rdb.Subscribe(ctx, s.channel)
 	defer sub.Close()
@@ -72,7 +70,7 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (refresh.Lease, 
 		case <-timer.C:
 		}
 		if wait, err = l.try(ctx, ttl); err != nil || wait == 0 {
-			return l.result(err)
+			return l.result(ctx, err)
 		}
 		timer.Reset(wait)
 	}
@@ -105,9 +103,15 @@ func (l *lease) try(ctx context.Context, ttl time.Duration) (time.Duration, erro
 	return time.Duration(pttl+1) * time.Millisecond, nil
 }
 
-// result finishes Acquire: the lease, or the error wrapped.
-func (l *lease) result(err error) (refresh.Lease, error) {
+// result finishes Acquire: the lease, or the error wrapped. After an error
+// the SET may still have taken the lease (a reply lost to a time-out), so it
+// releases it, within a second, rather than keep the others waiting for its
+// TTL; the owner token is this call's alone, so this frees nothing else.
+func (l *lease) result(ctx context.Context, err error) (refresh.Lease, error) {
 	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = l.Release(rctx)
 		return nil, fmt.Errorf("redisstore: acquire %q: %w", l.s.key, err)
 	}
 	return l, nil

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +37,7 @@ type Option func(*Store) error
 
 // New returns the Store of the grant named key in rdb (a single node, a
 // Sentinel failover client or a Cluster client). Its Redis keys are
-// "refresh:{key}:tokens" (a hash: version, data, key ID) and
+// "refresh:{key}:tokens" (a hash: version, data, key ID, the last write's ID) and
 // "refresh:{key}:lease", and it announces saves and releases on the channel
 // "refresh:{key}:wake"; the hash tag {key} keeps both keys in one Cluster slot.
 // New sends nothing. A nil rdb, an empty key or a bad option makes every method
@@ -145,15 +147,20 @@ func (s *Store) load(ctx context.Context) (*refresh.Tokens, int64, error) {
 }
 
 // saveScript writes the tokens if the stored version is the one expected (or
-// whatever it is when none is expected), increments the version and wakes the
-// waiters. It returns {1, new version}, or {0, stored version} when the
-// version differs.
+// whatever it is when none is expected), increments the version, records the
+// write's ID and wakes the waiters. It returns {1, new version}, or {0, stored
+// version} when the version differs. A write whose ID is already recorded was
+// applied by an earlier try whose reply was lost (go-redis retries it): it
+// answers {1, stored version} again and writes nothing.
 //
 // KEYS[1] the data hash; ARGV[1] the expected version, or "" for any;
 // ARGV[2] "1" to store, "0" to clear; ARGV[3] the data; ARGV[4] its key ID;
-// ARGV[5] the channel.
+// ARGV[5] the channel; ARGV[6] the write's random ID.
 var saveScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if redis.call('HGET', KEYS[1], 'w') == ARGV[6] then
+  return {1, v}
+end
 if ARGV[1] ~= '' and ARGV[1] ~= v then
   return {0, v}
 end
@@ -162,6 +169,7 @@ if ARGV[2] == '1' then
 else
   redis.call('HDEL', KEYS[1], 'd', 'k')
 end
+redis.call('HSET', KEYS[1], 'w', ARGV[6])
 local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PUBLISH', ARGV[5], 'save')
 return {1, n}
@@ -181,7 +189,7 @@ func (s *Store) save(ctx context.Context, expect string, t *refresh.Tokens) (int
 		}
 		store = "1"
 	}
-	res, err := saveScript.Run(ctx, s.rdb, []string{s.data}, expect, store, data, keyID, s.channel).Slice()
+	res, err := saveScript.Run(ctx, s.rdb, []string{s.data}, expect, store, data, keyID, s.channel, randomID()).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: save %q: %w", s.key, err)
 	}
@@ -277,4 +285,11 @@ func formatText(f fmt.State, verb rune, text string) {
 		verb = 's'
 	}
 	fmt.Fprintf(f, fmt.FormatString(f, verb), text)
+}
+
+// randomID returns 128 random bits in hex: a lease's owner token, a write's ID.
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
