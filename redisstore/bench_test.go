@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,4 +73,52 @@ func BenchmarkRefreshThroughStore(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkWakeup measures, in one process with two Redis clients, the delay
+// from a lease holder's Save to the moment a replica waiting in Acquire holds
+// the lease and has loaded what was saved (the holder releases right after
+// saving, as a Source does). It reports p50-ms and p99-ms.
+func BenchmarkWakeup(b *testing.B) {
+	srv := startRedis(b)
+	holderRDB, waiterRDB := srv.Client(b), srv.Client(b)
+	holder, waiter := redisstore.New(holderRDB, "wakeup"), redisstore.New(waiterRDB, "wakeup")
+	ctx := b.Context()
+	tok := fullTokens(b)
+	var delays []time.Duration
+	for b.Loop() {
+		l, err := holder.Acquire(ctx, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := make(chan time.Time, 1)
+		go func() {
+			wl, err := waiter.Acquire(ctx, time.Minute)
+			if err == nil {
+				_, err = wl.Load(ctx)
+			}
+			if err != nil {
+				b.Error(err)
+			}
+			got <- time.Now()
+			if err == nil {
+				wl.Release(ctx)
+			}
+		}()
+		waitSubscribed(b, holderRDB, "refresh:{wakeup}:wake")
+		if _, err := l.Load(ctx); err != nil {
+			b.Fatal(err)
+		}
+		saved := time.Now()
+		if err := l.Save(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+		delays = append(delays, (<-got).Sub(saved))
+	}
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -218,7 +218,7 @@ func TestStoreLease(t *testing.T) {
 }
 
 // waitSubscribed returns once channel has a subscriber.
-func waitSubscribed(t *testing.T, rdb *redis.Client, channel string) {
+func waitSubscribed(t testing.TB, rdb *redis.Client, channel string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second) // a bound on failure only
 	for time.Now().Before(deadline) {
