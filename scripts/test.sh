@@ -63,5 +63,6 @@ echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
+(cd redisstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
 
 echo "== all checks passed"
