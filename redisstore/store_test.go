@@ -7,6 +7,7 @@ import (
 	"crypto/cipher"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,24 @@ func TestStoreLease(t *testing.T) {
 		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("a waiting Acquire does not poll: it tries once more after subscribing, and then only when woken", func(t *testing.T) {
+		s := newStore(t, rdb)
+		l, err := s.Acquire(ctx, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(ctx)
+		before := scriptCalls(t, rdb)
+		wait, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if _, err := s.Acquire(wait, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Acquire = %v; want DeadlineExceeded", err)
+		}
+		if n := scriptCalls(t, rdb) - before; n != 2 {
+			t.Errorf("the waiting Acquire ran %d scripts; want 2 (before and after subscribing)", n)
 		}
 	})
 
@@ -420,4 +439,27 @@ func newAEAD(t testing.TB, b byte) cipher.AEAD {
 		t.Fatal(err)
 	}
 	return aead
+}
+
+// scriptCalls returns how many scripts (EVALSHA and EVAL) the server has run.
+func scriptCalls(t *testing.T, rdb *redis.Client) int {
+	t.Helper()
+	info, err := rdb.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(info, "\n") {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
+				calls, _, _ := strings.Cut(rest, ",")
+				c, err := strconv.Atoi(calls)
+				if err != nil {
+					t.Fatalf("INFO commandstats: %q", line)
+				}
+				n += c
+			}
+		}
+	}
+	return n
 }
