@@ -46,8 +46,8 @@ return 0
 // TTL (its PTTL) passes, never at a fixed interval. It returns ctx's error,
 // wrapped, when ctx ends first.
 func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (refresh.Lease, error) {
-	if s.err != nil {
-		return nil, s.err
+	if err := s.ready(ctx); err != nil {
+		return nil, err
 	}
 	if ttl < time.Millisecond {
 		return nil, &refresh.ConfigError{Field: "redisstore.Acquire ttl", Reason: "less than a millisecond: " + ttl.String()}
@@ -144,8 +144,8 @@ func (l *lease) Load(ctx context.Context) (*refresh.Tokens, error) {
 // refresh.ErrVersionConflict.
 func (l *lease) Save(ctx context.Context, t *refresh.Tokens) error {
 	if !l.valid {
-		if l.s.err != nil {
-			return l.s.err
+		if err := l.s.ready(ctx); err != nil {
+			return err
 		}
 		return fmt.Errorf("redisstore: save %q: no version to expect (tokens were stored when the lease was taken, or its last Load failed): %w",
 			l.s.key, refresh.ErrVersionConflict)
@@ -162,6 +162,9 @@ func (l *lease) Save(ctx context.Context, t *refresh.Tokens) error {
 // waiters; after the TTL has passed it deletes nothing. One round trip.
 func (l *lease) Release(ctx context.Context) error {
 	s := l.s
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if err := releaseScript.Run(ctx, s.rdb, []string{s.lease}, l.owner, s.channel).Err(); err != nil {
 		return fmt.Errorf("redisstore: release %q: %w", s.key, err)
 	}

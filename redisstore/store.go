@@ -41,7 +41,8 @@ type Option func(*Store) error
 // "refresh:{key}:lease", and it announces saves and releases on the channel
 // "refresh:{key}:wake"; the hash tag {key} keeps both keys in one Cluster slot.
 // New sends nothing. A nil rdb, an empty key or a bad option makes every method
-// of the Store return a [*refresh.ConfigError] that names it.
+// of the Store return a [*refresh.ConfigError] that names it, as does a nil
+// ctx.
 func New(rdb redis.UniversalClient, key string, opts ...Option) *Store {
 	prefix := "refresh:{" + key + "}:"
 	s := &Store{
@@ -120,10 +121,24 @@ func (s *Store) Save(ctx context.Context, t *refresh.Tokens) error {
 	return err
 }
 
+// ready returns the error of a call that must send nothing: a nil Store, a
+// bad argument to New, or a nil ctx.
+func (s *Store) ready(ctx context.Context) error {
+	switch {
+	case s == nil:
+		return &refresh.ConfigError{Field: "redisstore.Store", Reason: "nil *Store"}
+	case s.err != nil:
+		return s.err
+	case ctx == nil:
+		return &refresh.ConfigError{Field: "ctx", Reason: "nil Context"}
+	}
+	return nil
+}
+
 // load reads the stored tokens and their version (0 when never written).
 func (s *Store) load(ctx context.Context) (*refresh.Tokens, int64, error) {
-	if s.err != nil {
-		return nil, 0, s.err
+	if err := s.ready(ctx); err != nil {
+		return nil, 0, err
 	}
 	vals, err := s.rdb.HMGet(ctx, s.data, "v", "d", "k").Result()
 	if err != nil {
@@ -178,8 +193,8 @@ return {1, n}
 // save writes t (nil clears) if the stored version is expect ("" for any),
 // and returns the new version.
 func (s *Store) save(ctx context.Context, expect string, t *refresh.Tokens) (int64, error) {
-	if s.err != nil {
-		return 0, s.err
+	if err := s.ready(ctx); err != nil {
+		return 0, err
 	}
 	store, data, keyID := "0", []byte(nil), ""
 	if t != nil {

@@ -419,6 +419,30 @@ func TestStoreBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a nil ctx or a nil Store is a ConfigError", func(t *testing.T) {
+		s := newStore(t, rdb)
+		l, err := s.Acquire(t.Context(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(t.Context())
+		var nilStore *redisstore.Store
+		var noCtx context.Context
+		_, loadErr := s.Load(noCtx)
+		_, acqErr := s.Acquire(noCtx, time.Second)
+		_, leaseLoadErr := l.Load(noCtx)
+		_, nilLoadErr := nilStore.Load(t.Context())
+		for name, err := range map[string]error{
+			"Load": loadErr, "Save": s.Save(noCtx, nil), "Acquire": acqErr,
+			"Lease.Load": leaseLoadErr, "Lease.Save": l.Save(noCtx, nil), "Lease.Release": l.Release(noCtx),
+			"Load of a nil Store": nilLoadErr,
+		} {
+			var ce *refresh.ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("%s = %v; want a *refresh.ConfigError", name, err)
+			}
+		}
+	})
 	t.Run("a TTL under a millisecond is a ConfigError", func(t *testing.T) {
 		_, err := newStore(t, rdb).Acquire(t.Context(), time.Microsecond)
 		var ce *refresh.ConfigError
