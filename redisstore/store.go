@@ -24,9 +24,9 @@ import (
 type Store struct {
 	rdb     redis.UniversalClient
 	key     string                 // the grant's key, as given to New
-	data    string                 // the hash that holds version, data and key ID
-	lease   string                 // the lease's owner token, with a TTL
-	channel string                 // where saves and releases are announced
+	data    string                 // the hash's name: version, data, key ID, last write's ID
+	lease   string                 // the lease's name: its owner's token, with a TTL
+	channel string                 // the channel's name, where saves and releases are announced
 	sealID  string                 // the key ID new tokens are sealed with; "" stores them plain
 	keys    map[string]cipher.AEAD // every key ID that Load can open
 	err     error                  // a bad argument to New, returned by every method
