@@ -13,9 +13,9 @@ import (
 )
 
 // TestContract runs the SharedStore contract suite against a real
-// redis-server: plain, with the tokens sealed, and through a Cluster client of
-// a one-node Redis Cluster (which refuses a script whose keys are in two
-// slots).
+// redis-server: plain, with the tokens sealed, through a Cluster client of a
+// one-node Redis Cluster (which refuses a script whose keys are in two slots),
+// and through a Sentinel failover client.
 func TestContract(t *testing.T) {
 	srv := startRedis(t)
 	var grants atomic.Int64
@@ -30,4 +30,5 @@ func TestContract(t *testing.T) {
 		run(t, srv.Client(t), redisstore.WithAEAD("k1", newAEAD(t, 1)))
 	})
 	t.Run("cluster", func(t *testing.T) { run(t, startCluster(t)) })
+	t.Run("sentinel", func(t *testing.T) { run(t, startSentinel(t, srv)) })
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,9 @@ type redisServer struct {
 	Addr string
 	dir  string
 	args []string // further arguments of redis-server
+	// conf is a configuration file, the first argument, or ""; ready is the
+	// log line that says the server is up ("" for a data server's).
+	conf, ready string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -35,11 +40,33 @@ type redisServer struct {
 // line, and stops it when t ends. It fails t when the server cannot start,
 // saying how to install it.
 func startRedis(t testing.TB, args ...string) *redisServer {
+	return start(t, &redisServer{args: args})
+}
+
+// startSentinel starts a Sentinel that monitors master as "main", and
+// returns a failover client that finds the master through it.
+func startSentinel(t testing.TB, master *redisServer) *redis.Client {
+	t.Helper()
+	dir := t.TempDir()
+	host, port, _ := net.SplitHostPort(master.Addr)
+	conf := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(conf, []byte("sentinel monitor main "+host+" "+port+" 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, &redisServer{conf: conf, args: []string{"--sentinel"}, ready: "+monitor master main"})
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "main", SentinelAddrs: []string{s.Addr}})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// start starts r on a free port, in a directory of t's, and stops it when t
+// ends.
+func start(t testing.TB, r *redisServer) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("%s (%v)", installHint, err)
 	}
-	r := &redisServer{dir: t.TempDir(), args: args}
+	r.dir = t.TempDir()
 	var err error
 	for range 3 { // another process may take the free port before redis-server binds it
 		var port int
@@ -87,10 +114,17 @@ func (r *redisServer) Start() error {
 		return errors.New("redis-server is already running")
 	}
 	_, port, _ := net.SplitHostPort(r.Addr)
-	cmd := exec.Command("redis-server", append([]string{
-		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no",
-	}, r.args...)...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(args, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir, "--logfile", "", "--daemonize", "no")
+	ready := r.ready
+	if ready == "" {
+		ready = "Ready to accept connections"
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
+	cmd := exec.Command("redis-server", append(args, r.args...)...)
 	cmd.SysProcAttr = dieWithParent()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -99,23 +133,23 @@ func (r *redisServer) Start() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	ready := make(chan error, 1)
+	up := make(chan error, 1)
 	go func() {
 		var log strings.Builder
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				ready <- nil
+			if strings.Contains(sc.Text(), ready) {
+				up <- nil
 				for sc.Scan() { // keep reading, so that the server never blocks on its log
 				}
 				return
 			}
 			log.WriteString(sc.Text() + "\n")
 		}
-		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
+		up <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
 	}()
 	select {
-	case err = <-ready:
+	case err = <-up:
 	case <-time.After(20 * time.Second): // a bound on failure only
 		err = errors.New("redis-server not ready after 20s")
 	}
