@@ -40,7 +40,8 @@ type Option func(*Store) error
 // "refresh:{key}:tokens" (a hash: version, data, key ID, the last write's ID) and
 // "refresh:{key}:lease", and it announces saves and releases on the channel
 // "refresh:{key}:wake"; the hash tag {key} keeps both keys in one Cluster slot.
-// New sends nothing. A nil rdb, an empty key or a bad option makes every method
+// New sends nothing. A nil rdb, an empty key (or one that starts with '}',
+// which would empty the hash tag) or a bad option makes every method
 // of the Store return a [*refresh.ConfigError] that names it, as does a nil
 // ctx.
 func New(rdb redis.UniversalClient, key string, opts ...Option) *Store {
@@ -55,6 +56,8 @@ func New(rdb redis.UniversalClient, key string, opts ...Option) *Store {
 		s.err = &refresh.ConfigError{Field: "redisstore.New rdb", Reason: "nil Redis client"}
 	case key == "":
 		s.err = &refresh.ConfigError{Field: "redisstore.New key", Reason: "empty grant key"}
+	case key[0] == '}': // the hash tag would be empty, and a Cluster would split the keys
+		s.err = &refresh.ConfigError{Field: "redisstore.New key", Reason: "a grant key must not start with '}'"}
 	}
 	for _, o := range opts {
 		if s.err == nil && o != nil {

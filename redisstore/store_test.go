@@ -400,6 +400,7 @@ func TestStoreBadInput(t *testing.T) {
 	}{
 		{"a nil client", redisstore.New(nil, "g"), "redisstore.New rdb"},
 		{"an empty key", redisstore.New(rdb, ""), "redisstore.New key"},
+		{"a key that would empty the hash tag", redisstore.New(rdb, "}user"), "redisstore.New key"},
 		{"an empty key ID", redisstore.New(rdb, "g", redisstore.WithAEAD("", aead)), "redisstore.WithAEAD"},
 		{"a nil AEAD", redisstore.New(rdb, "g", redisstore.WithOldKey("k", nil)), "redisstore.WithOldKey"},
 		{"a key ID given twice", redisstore.New(rdb, "g", redisstore.WithAEAD("k", aead), redisstore.WithOldKey("k", aead)), "redisstore.WithOldKey"},
@@ -486,4 +487,33 @@ func scriptCalls(t *testing.T, rdb *redis.Client) int {
 		}
 	}
 	return n
+}
+
+// TestClusterKeysWithBraces: whatever braces a grant key holds, its lease and
+// tokens stay in one Cluster slot, so the scripts that use both run.
+func TestClusterKeysWithBraces(t *testing.T) {
+	rdb := startCluster(t)
+	for _, key := range []string{"user:1", "a{b}c", "x}y", "{z", "{}", "a{}"} {
+		t.Run(key, func(t *testing.T) {
+			ctx := t.Context()
+			s := redisstore.New(rdb, key)
+			l, err := s.Acquire(ctx, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Save(ctx, fullTokens(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffTokens(fullTokens(t), got); d != "" {
+				t.Errorf("Load (-want +got):\n%s", d)
+			}
+		})
+	}
 }
