@@ -9,7 +9,8 @@
 # package's example:
 #   bash scripts/redis.sh run sh -c 'echo "$REDIS_ADDR"; redis-cli -u "redis://$REDIS_ADDR" ping'
 # Installing uses Debian's package (apt-get, as root, as CI runs); elsewhere,
-# install Redis 6.2 or later yourself.
+# install Redis yourself (the tests
+# use 7.0, Debian 12's).
 set -euo pipefail
 
 install_redis() {
@@ -17,7 +18,7 @@ install_redis() {
     return
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server is not on PATH and apt-get is missing: install Redis 6.2+ yourself" >&2
+    echo "redis-server is not on PATH and apt-get is missing: install Redis yourself" >&2
     exit 1
   fi
   echo "== installing redis-server (Debian package)"
