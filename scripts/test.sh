@@ -36,6 +36,11 @@ else
   echo "== node or npm not found: the oidc-provider interop tests will fail (they need Node.js 20+ and npm)"
 fi
 
+# redisstore's tests start their own redis-server from PATH: install it when
+# missing (apt-get, Debian's redis-server package).
+echo "== redis-server for redisstore"
+bash "$root/scripts/redis.sh" install
+
 modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 for m in $modules; do
   echo "== module $m: go vet, staticcheck, go test -race"
@@ -58,5 +63,6 @@ echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
+(cd redisstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
 
 echo "== all checks passed"
