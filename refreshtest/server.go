@@ -9,7 +9,8 @@
 // ([Server.ResourceURL], or [Server.Resource] around a handler of your own) that
 // accepts the access tokens it issued and answers 401 with
 // `WWW-Authenticate: Bearer error="invalid_token"` for expired, revoked or
-// unknown ones.
+// unknown ones. A revocation endpoint ([Server.RevocationURL], RFC 7009) and a
+// metadata document ([Server.MetadataURL], RFC 8414) complete it.
 //
 // A test starts from a refresh token minted with [Server.IssueRefreshToken]. The
 // server then behaves as a strict, modern provider:
