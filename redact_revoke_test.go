@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/tokenrefresh/refresh"
 )
@@ -33,7 +34,14 @@ func discoveryRedactCases(t *testing.T) []redactCase {
 		Auth: refresh.ClientSecretPost(redactID, secretClient)}
 	revokeErr := c.Revoke(t.Context(), secretRefresh, "refresh_token")
 	badHint := c.Revoke(t.Context(), secretRefresh, secretAccess)
+	// A SharedStore and its Lease (source_revoke_test.go's, over a
+	// MemoryStore) holding tokens, until the package has one of its own.
+	shared := &sharedStore{}
+	_ = shared.MemoryStore.Save(t.Context(), &refresh.Tokens{AccessToken: secretAccess, RefreshToken: secretRefresh, TokenType: "Bearer"})
+	lease, _ := shared.Acquire(t.Context(), time.Minute)
 	return []redactCase{
+		{name: "a SharedStore holding tokens", value: refresh.SharedStore(shared), typ: "SharedStore"},
+		{name: "a Lease of a SharedStore holding tokens", value: lease, typ: "Lease"},
 		{name: "a *Metadata", value: md},
 		{name: "a Metadata value", value: *md},
 		{name: "a *DiscoveryError for another issuer", value: mustErrorAs[*refresh.DiscoveryError](t, "DiscoveryError", mismatch)},
