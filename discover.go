@@ -142,7 +142,10 @@ func checkIssuer(issuer string) (*url.URL, error) {
 	case u.Fragment != "":
 		return nil, &ConfigError{Field: "issuer", Reason: "must not have a fragment (RFC 8414 §2)"}
 	}
-	// The token endpoint's rules, with no AllowInsecureHTTP to relax them.
+	if strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()) {
+		return nil, &ConfigError{Field: "issuer", Reason: "http is allowed only for loopback hosts; an issuer is https (RFC 8414 §2)"}
+	}
+	// The token endpoint's rules for the rest.
 	if err := (&Client{}).checkEndpointURL("issuer", u); err != nil {
 		return nil, err
 	}

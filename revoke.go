@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 )
 
@@ -144,24 +145,33 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 	s.mu.Unlock()
 
 	signedOut := &ConfigError{Field: "Source", Reason: "signed out by Revoke: no tokens until SetTokens", Err: ErrNoRefreshToken}
+	var revoked string // the refresh token revoked, never to be sent again
 	defer func() {
 		if p := recover(); p != nil {
 			err = newPanicError(p)
 		}
 		s.mu.Lock()
-		s.lastErr, s.failures, s.retryAt, s.deadRT, s.final = signedOut, 1, s.now().Add(minBackoff), "", true
+		s.lastErr, s.failures, s.retryAt, s.deadRT, s.final = signedOut, 1, s.now().Add(minBackoff), revoked, true
 		s.flight = nil
 		s.running.Store(false)
 		f.err = signedOut
 		s.mu.Unlock()
-		close(f.done)
+		defer close(f.done)
+		defer func() { _ = recover() }() // a panicking logger: the error is set already
+		if err != nil {
+			s.log(ctx, slog.LevelWarn, "refresh: signed out, but revoking or clearing the store failed", slog.String("error", err.Error()))
+		} else {
+			s.log(ctx, slog.LevelInfo, "refresh: signed out")
+		}
 	}()
-	return s.signOut(ctx, ours)
+	revoked, err = s.signOut(ctx, ours)
+	return err
 }
 
 // signOut revokes the newest of ours and the stored tokens and clears the
-// Store, under the lease of a SharedStore.
-func (s *Source) signOut(ctx context.Context, ours *Tokens) error {
+// Store, under the lease of a SharedStore. It returns the refresh token it
+// revoked, or tried to.
+func (s *Source) signOut(ctx context.Context, ours *Tokens) (string, error) {
 	var errs []error
 	load := s.load
 	clear := func(ctx context.Context) error { return s.save(ctx, nil) }
@@ -198,10 +208,12 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) error {
 			tok = stored
 		}
 	}
+	var revoked string
 	if tok != nil {
 		var err error
 		switch {
 		case tok.RefreshToken != "":
+			revoked = tok.RefreshToken
 			err = s.client.Revoke(ctx, tok.RefreshToken, "refresh_token")
 		case tok.AccessToken != "":
 			err = s.client.Revoke(ctx, tok.AccessToken, "access_token")
@@ -219,9 +231,9 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) error {
 		}
 	}
 	if len(errs) == 1 {
-		return errs[0] // as it is, for errors.As and a type switch alike
+		return revoked, errs[0] // as it is, for errors.As and a type switch alike
 	}
-	return errors.Join(errs...)
+	return revoked, errors.Join(errs...)
 }
 
 // storeCall calls a SharedStore or Lease method, turning its error or panic
