@@ -18,10 +18,11 @@ import (
 // closed, after closing acquired.
 type sharedStore struct {
 	refresh.MemoryStore
-	mu       sync.Mutex
-	calls    []string
-	acquired chan struct{}
-	block    chan struct{}
+	mu          sync.Mutex
+	calls       []string
+	acquired    chan struct{}
+	block       chan struct{}
+	failAcquire error // returned by Acquire when set
 }
 
 func (s *sharedStore) record(call string) {
@@ -38,6 +39,9 @@ func (s *sharedStore) Calls() []string {
 
 func (s *sharedStore) Acquire(ctx context.Context, ttl time.Duration) (refresh.Lease, error) {
 	s.record("Acquire")
+	if s.failAcquire != nil {
+		return nil, s.failAcquire
+	}
 	if s.block != nil {
 		close(s.acquired)
 		<-s.block
@@ -187,6 +191,24 @@ func TestSourceRevoke(t *testing.T) {
 		if st := srv.State(tok.RefreshToken); st != refreshtest.Revoked {
 			t.Errorf("State = %v, want Revoked", st)
 		}
+	})
+	t.Run("a SharedStore whose lease cannot be taken is cleared without it", func(t *testing.T) {
+		srv, c, tok := signedIn(t)
+		store := &sharedStore{failAcquire: errors.New("lease service down")}
+		_ = store.MemoryStore.Save(t.Context(), tok)
+		src := refresh.NewSource(c, tok, refresh.WithStore(store))
+		err := src.Revoke(t.Context())
+		var se *refresh.StoreError
+		if !errors.As(err, &se) || se.Op != "acquire" {
+			t.Errorf("Revoke = %v; want a *StoreError for acquire", err)
+		}
+		if got, _ := store.MemoryStore.Load(t.Context()); got != nil {
+			t.Errorf("the store holds %v after Revoke, want nothing", got)
+		}
+		if st := srv.State(tok.RefreshToken); st != refreshtest.Revoked {
+			t.Errorf("State = %v, want Revoked", st)
+		}
+		wantSignedOut(t, srv, src)
 	})
 	t.Run("Token during Revoke waits for it and sends no refresh", func(t *testing.T) {
 		srv, c, tok := signedIn(t)
