@@ -171,36 +171,39 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 // signOut revokes the newest of ours and the stored tokens and clears the
 // Store, under the lease of a SharedStore. It returns the refresh token it
 // revoked, or tried to.
-func (s *Source) signOut(ctx context.Context, ours *Tokens) (string, error) {
-	var errs []error
-	load := s.load
-	clear := func(ctx context.Context) error { return s.save(ctx, nil) }
+func (s *Source) signOut(ctx context.Context, ours *Tokens) (revoked string, err error) {
+	var errs []error // every failure; the last deferred call, run last, returns them
+	defer func() {
+		if len(errs) == 1 {
+			err = errs[0] // as it is, for errors.As and a type switch alike
+		} else {
+			err = errors.Join(errs...)
+		}
+	}()
 	var lease Lease
-	release := context.WithoutCancel(ctx) // for Release, even after the work's timeout
 	if shared, ok := s.store.(SharedStore); ok {
 		// The lease outlives the work done under it, which ends with the
-		// refresh timeout.
+		// refresh timeout. Without the lease, the Store is cleared unfenced,
+		// as SetTokens writes it.
 		l, err := storeCall("acquire", func() (Lease, error) { return shared.Acquire(ctx, 2*s.timeout) })
 		if err != nil {
-			// Without the lease, clear the Store unfenced, as SetTokens would.
 			errs = append(errs, err)
 		} else {
 			lease = l
+			release := context.WithoutCancel(ctx) // Release even after the work's timeout
+			defer func() {
+				if _, err := storeCall("release", func() (struct{}, error) { return struct{}{}, lease.Release(release) }); err != nil {
+					errs = append(errs, err)
+				}
+			}()
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, s.timeout)
 			defer cancel()
-			load = func(ctx context.Context) (*Tokens, error) {
-				return storeCall("load", func() (*Tokens, error) { return lease.Load(ctx) })
-			}
-			clear = func(ctx context.Context) error {
-				_, err := storeCall("save", func() (struct{}, error) { return struct{}{}, lease.Save(ctx, nil) })
-				return err
-			}
 		}
 	}
 	tok := ours
 	if s.store != nil {
-		stored, err := load(ctx)
+		stored, err := s.loadUnder(ctx, lease)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -208,7 +211,6 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) (string, error) {
 			tok = stored
 		}
 	}
-	var revoked string
 	if tok != nil {
 		var err error
 		switch {
@@ -222,18 +224,28 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) (string, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := clear(ctx); err != nil {
+	if err := s.emptyUnder(ctx, lease); err != nil {
 		errs = append(errs, err)
 	}
-	if lease != nil {
-		if _, err := storeCall("release", func() (struct{}, error) { return struct{}{}, lease.Release(release) }); err != nil {
-			errs = append(errs, err)
-		}
+	return revoked, nil
+}
+
+// loadUnder loads the Store's tokens, through lease when there is one.
+func (s *Source) loadUnder(ctx context.Context, lease Lease) (*Tokens, error) {
+	if lease == nil {
+		return s.load(ctx)
 	}
-	if len(errs) == 1 {
-		return revoked, errs[0] // as it is, for errors.As and a type switch alike
+	return storeCall("load", func() (*Tokens, error) { return lease.Load(ctx) })
+}
+
+// emptyUnder clears the Store (Save of nil), through lease when there is
+// one; without a Store it does nothing.
+func (s *Source) emptyUnder(ctx context.Context, lease Lease) error {
+	if lease == nil {
+		return s.save(ctx, nil)
 	}
-	return revoked, errors.Join(errs...)
+	_, err := storeCall("save", func() (struct{}, error) { return struct{}{}, lease.Save(ctx, nil) })
+	return err
 }
 
 // storeCall calls a SharedStore or Lease method, turning its error or panic

@@ -23,6 +23,7 @@ type sharedStore struct {
 	acquired    chan struct{}
 	block       chan struct{}
 	failAcquire error // returned by Acquire when set
+	failRelease error // returned by Lease.Release when set
 }
 
 func (s *sharedStore) record(call string) {
@@ -67,7 +68,7 @@ func (l sharedLease) Save(ctx context.Context, t *refresh.Tokens) error {
 
 func (l sharedLease) Release(context.Context) error {
 	l.s.record("Release")
-	return nil
+	return l.s.failRelease
 }
 
 // signedIn returns a refreshtest server, a Client of it, and tokens from a
@@ -207,6 +208,20 @@ func TestSourceRevoke(t *testing.T) {
 		}
 		if st := srv.State(tok.RefreshToken); st != refreshtest.Revoked {
 			t.Errorf("State = %v, want Revoked", st)
+		}
+		wantSignedOut(t, srv, src)
+	})
+	t.Run("a lease that cannot be released is a *StoreError after the sign-out", func(t *testing.T) {
+		srv, c, tok := signedIn(t)
+		store := &sharedStore{failRelease: errors.New("lease service down")}
+		src := refresh.NewSource(c, tok, refresh.WithStore(store))
+		err := src.Revoke(t.Context())
+		var se *refresh.StoreError
+		if !errors.As(err, &se) || se.Op != "release" {
+			t.Errorf("Revoke = %v; want a *StoreError for release", err)
+		}
+		if diff := cmp.Diff([]string{"Acquire", "Lease.Load", "Lease.Save(nil)", "Release"}, store.Calls()); diff != "" {
+			t.Errorf("store calls (-want +got):\n%s", diff)
 		}
 		wantSignedOut(t, srv, src)
 	})
