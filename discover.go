@@ -76,16 +76,7 @@ func (m *Metadata) Extra(name string) any {
 
 // Fields returns every member that Extra returns, decoded as by Extra, in a new
 // map; nil when there are none.
-func (m *Metadata) Fields() map[string]any {
-	if len(m.extra) == 0 {
-		return nil
-	}
-	f := make(map[string]any, len(m.extra))
-	for name, raw := range m.extra {
-		f[name] = decodeAny(raw)
-	}
-	return f
-}
+func (m *Metadata) Fields() map[string]any { return decodeAll(m.extra) }
 
 // Discover fetches the metadata of the authorization server identified by
 // issuer. It asks RFC 8414's well-known URL first, with

@@ -1,13 +1,6 @@
 package refreshtest
 
-import (
-	"io"
-	"maps"
-	"mime"
-	"net/http"
-	"net/url"
-	"slices"
-)
+import "net/http"
 
 // RevocationPath is the path of the revocation endpoint (RFC 7009), below
 // [Server.URL].
@@ -41,38 +34,17 @@ func (s *Server) RevocationRequests() []Request {
 }
 
 func (s *Server) serveRevocation(w http.ResponseWriter, r *http.Request) {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, form, oerr := readForm(r, "revocation endpoint")
 	s.mu.Lock()
-	rec := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body)}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var form url.Values
-	var formErr error
-	if ct == "application/x-www-form-urlencoded" {
-		form, formErr = url.ParseQuery(string(body))
-		rec.Form = form
-	}
+	rec := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body), Form: form}
 	c, authErr := s.authenticateLocked(r, &rec, form)
-	oerr := func() *oauthError {
-		switch {
-		case r.Method != http.MethodPost:
-			return errInvalidRequest("the revocation endpoint takes POST, not %s", r.Method)
-		case readErr != nil || len(body) > maxBody:
-			return errInvalidRequest("the request body could not be read")
-		case ct != "application/x-www-form-urlencoded":
-			return errInvalidRequest("the body must be application/x-www-form-urlencoded")
-		case formErr != nil:
-			return errInvalidRequest("the form body is malformed")
-		}
-		for _, name := range slices.Sorted(maps.Keys(form)) {
-			if len(form[name]) > 1 {
-				return errInvalidRequest("the parameter %s is repeated", name)
-			}
-		}
-		if authErr != nil {
-			return authErr
-		}
-		return s.revokeLocked(c, form.Get("token"))
-	}()
+	switch {
+	case oerr != nil:
+	case authErr != nil:
+		oerr = authErr
+	default:
+		oerr = s.revokeLocked(c, form.Get("token"))
+	}
 	s.revocations = append(s.revocations, rec)
 	quirks := s.quirks
 	s.mu.Unlock()
