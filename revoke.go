@@ -141,7 +141,9 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 	if c := s.cur.Load(); c != nil {
 		ours = c.tok
 	}
-	s.cur.Store(nil)
+	// Empty tokens rather than none: a run abandoned earlier still publishes
+	// what it got when nothing is held (see keep), but not over these.
+	s.cur.Store(&cached{tok: &Tokens{}})
 	s.mu.Unlock()
 
 	signedOut := &ConfigError{Field: "Source", Reason: "signed out by Revoke: no tokens until SetTokens", Err: ErrNoRefreshToken}
