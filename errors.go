@@ -339,7 +339,7 @@ type DiscoveryError struct {
 	Field  string
 	Reason string // what was wrong
 	// Err is the underlying cause: ErrIssuerMismatch, ErrResponseTooLarge, a
-	// read or JSON syntax error, the first URL's error, or nil.
+	// read error, the first URL's error, or nil.
 	Err error
 }
 
