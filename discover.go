@@ -65,8 +65,11 @@ type Metadata struct {
 // Extra returns a member of the metadata that no field of Metadata holds,
 // decoded as [Tokens.Extra] decodes: a string, json.Number, bool, nil, []any or
 // map[string]any. It returns nil for an absent member and for the members the
-// fields hold.
+// fields hold, and for a nil m.
 func (m *Metadata) Extra(name string) any {
+	if m == nil {
+		return nil
+	}
 	raw, ok := m.extra[name]
 	if !ok {
 		return nil
@@ -75,8 +78,13 @@ func (m *Metadata) Extra(name string) any {
 }
 
 // Fields returns every member that Extra returns, decoded as by Extra, in a new
-// map; nil when there are none.
-func (m *Metadata) Fields() map[string]any { return decodeAll(m.extra) }
+// map; nil when there are none (or m is nil).
+func (m *Metadata) Fields() map[string]any {
+	if m == nil {
+		return nil
+	}
+	return decodeAll(m.extra)
+}
 
 // Discover fetches the metadata of the authorization server identified by
 // issuer. It asks RFC 8414's well-known URL first, with

@@ -308,6 +308,10 @@ func TestDiscoverReadsEveryMember(t *testing.T) {
 	if got := md.Extra("require_pushed_authorization_requests"); got != false {
 		t.Errorf("Extra(require_pushed_authorization_requests) = %v, want false", got)
 	}
+	var none *refresh.Metadata
+	if none.Extra("x_vendor") != nil || none.Fields() != nil {
+		t.Error("a nil *Metadata has members")
+	}
 	for _, name := range []string{"issuer", "token_endpoint", "absent"} {
 		if got := md.Extra(name); got != nil {
 			t.Errorf("Extra(%q) = %v, want nil", name, got)
