@@ -35,8 +35,10 @@ func (f AuthFunc) Authenticate(r *AuthRequest) error { return f(r) }
 // endpoint it goes to, the client's clock, the headers, and a way to add body
 // parameters. It is valid only during the Authenticate call.
 type AuthRequest struct {
-	// TokenURL is the token endpoint the request goes to (Client.TokenURL): the
-	// audience of a client assertion (RFC 7523 §3).
+	// TokenURL is the token endpoint (Client.TokenURL): where a refresh goes,
+	// and the audience of a client assertion (RFC 7523 §3). A revocation
+	// ([Client.Revoke]) goes to Client.RevocationURL with the same TokenURL
+	// here, or with RevocationURL when TokenURL is empty.
 	TokenURL string
 	// Time is the client's clock when the request was built.
 	Time time.Time
@@ -231,6 +233,20 @@ func (a *clientAuth) Authenticate(r *AuthRequest) error {
 	default:
 		r.params = append(r.params, param{"client_id", a.clientID})
 		return nil
+	}
+}
+
+// endpointAuthMethod names the method as the token_endpoint_auth_method
+// registry does (RFC 7591 §2), for checking it against a server's metadata
+// ([Metadata.NewClient]). Raw Basic credentials are still client_secret_basic.
+func (a *clientAuth) endpointAuthMethod() string {
+	switch a.method {
+	case methodBasic, methodBasicRaw:
+		return "client_secret_basic"
+	case methodPost:
+		return "client_secret_post"
+	default:
+		return "none"
 	}
 }
 

@@ -39,6 +39,11 @@ type Client struct {
 	// authentication at all (not even client_id); see PublicClient.
 	Auth Auth
 
+	// RevocationURL is the revocation endpoint (RFC 7009), required by
+	// [Client.Revoke] and [Source.Revoke], with the rules of TokenURL. Empty
+	// means none; a refresh does not use it.
+	RevocationURL string
+
 	// HTTPClient sends the requests. Nil means a client with DefaultTimeout over
 	// http.DefaultTransport, never http.DefaultClient. Its own transport, proxy,
 	// TLS client certificates (RFC 8705) and timeout are used as they are; its
@@ -104,10 +109,26 @@ type Client struct {
 // caller keeps using refreshToken. When it issues one, refreshToken is spent and
 // the new one must be stored (RFC 6749 §6).
 func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
+	return c.do(ctx, exchange{
+		build: func(ctx context.Context) (*http.Request, error) { return c.NewRequest(ctx, refreshToken, opts...) },
+		parse: c.ParseResponse,
+	})
+}
+
+// exchange is what one attempt sends and how it reads the answer: a refresh,
+// or a revocation ([Client.Revoke]). Both go through do and attempt, so they
+// share the retry policy and the transport rules.
+type exchange struct {
+	build func(ctx context.Context) (*http.Request, error) // a request built anew for every attempt
+	parse func(*http.Response) (*Tokens, error)            // reads and closes the body
+}
+
+// do makes the attempts of one exchange, as Refresh describes.
+func (c *Client) do(ctx context.Context, x exchange) (*Tokens, error) {
 	// Each attempt builds its request anew (fresh client authentication); no
 	// retry state is allocated unless an attempt fails.
 	if c == nil || ctx == nil {
-		return c.attempt(ctx, refreshToken, opts, nil)
+		return c.attempt(ctx, x, nil)
 	}
 	maxAttempts := c.MaxAttempts
 	switch {
@@ -119,7 +140,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Reque
 		maxAttempts = DefaultMaxAttempts
 	}
 	if maxAttempts == 1 {
-		return c.attempt(ctx, refreshToken, opts, nil)
+		return c.attempt(ctx, x, nil)
 	}
 	budget := c.MaxRetryWait
 	if budget == 0 {
@@ -129,7 +150,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Reque
 	var a RetryAttempt
 	for n := 1; ; n++ {
 		a = RetryAttempt{Attempt: n}
-		t, err := c.attempt(ctx, refreshToken, opts, &a)
+		t, err := c.attempt(ctx, x, &a)
 		if err == nil {
 			return t, nil
 		}
@@ -184,26 +205,34 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Reque
 // stops at the first response, so that a redirect never carries the credentials
 // elsewhere. The caller's client itself is left as it was.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	var hc http.Client
-	if c.HTTPClient != nil {
-		hc = *c.HTTPClient
-	} else {
-		hc.Timeout = DefaultTimeout
-	}
-	hc.CheckRedirect = stopAtRedirect
+	hc := noRedirects(c.HTTPClient)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, transportError(err)
+		return nil, transportError("token request", err)
 	}
 	return resp, nil
 }
 
+// noRedirects returns a copy of hc (nil: a client with DefaultTimeout, never
+// http.DefaultClient) that follows no redirect. [Discover] sends through it too.
+func noRedirects(hc *http.Client) *http.Client {
+	var c http.Client
+	if hc != nil {
+		c = *hc
+	} else {
+		c.Timeout = DefaultTimeout
+	}
+	c.CheckRedirect = stopAtRedirect
+	return &c
+}
+
 func stopAtRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// transportError wraps an error of http.Client.Do. The *url.Error stays reachable
-// with errors.As, but its URL loses any query, which may carry private values,
-// and its error's text loses the quoted bytes the server sent (see scrub).
-func transportError(err error) error {
+// transportError wraps an error of http.Client.Do, after "refresh: <what>: ".
+// The *url.Error stays reachable with errors.As, but its URL loses any query,
+// which may carry private values, and its error's text loses the quoted bytes
+// the server sent (see scrub).
+func transportError(what string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		clean := *ue
@@ -211,7 +240,7 @@ func transportError(err error) error {
 		clean.Err = scrub(ue.Err)
 		err = &clean
 	}
-	return fmt.Errorf("refresh: token request: %w", err)
+	return fmt.Errorf("refresh: %s: %w", what, err)
 }
 
 func (c *Client) now() time.Time {
@@ -242,6 +271,7 @@ func (c Client) describe() (string, []printField) {
 		{"TokenURL", redactURL(c.TokenURL)},
 		{"Auth", authValue(c.Auth)},
 	}.
+		with(c.RevocationURL != "", "RevocationURL", redactURL(c.RevocationURL)).
 		with(c.HTTPClient != nil, "HTTPClient", set).
 		with(c.UserAgent != "", "UserAgent", c.UserAgent).
 		with(c.MaxResponseBytes != 0, "MaxResponseBytes", c.MaxResponseBytes).
@@ -276,12 +306,12 @@ const DefaultMaxRetryWait = 10 * time.Second
 
 // attempt makes one request. a, when not nil, receives the answer's status and
 // headers and whether the request provably was not sent.
-func (c *Client) attempt(ctx context.Context, refreshToken string, opts []RequestOption, a *RetryAttempt) (*Tokens, error) {
+func (c *Client) attempt(ctx context.Context, x exchange, a *RetryAttempt) (*Tokens, error) {
 	var tr *attemptTrace
 	if a != nil && c != nil && ctx != nil {
 		ctx, tr = c.traced(ctx)
 	}
-	req, err := c.NewRequest(ctx, refreshToken, opts...)
+	req, err := x.build(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +325,7 @@ func (c *Client) attempt(ctx context.Context, refreshToken string, opts []Reques
 	if a != nil {
 		a.StatusCode, a.Header = resp.StatusCode, resp.Header
 	}
-	return c.ParseResponse(resp)
+	return x.parse(resp)
 }
 
 // sleep waits for d or until ctx ends, and then returns ctx's cause.

@@ -43,6 +43,12 @@
 // refresh then runs under the grant's lease, with fenced writes, so that no two
 // replicas ever present the same refresh token.
 //
+// [Discover] reads an authorization server's metadata (RFC 8414, or OpenID
+// Connect Discovery), checking that its issuer is exactly the one asked for, and
+// [Metadata.NewClient] makes a Client of it. [Client.Revoke] revokes a token
+// (RFC 7009); [Source.Revoke] signs a grant out: it revokes the refresh token,
+// forgets the tokens and clears the Store.
+//
 // No value of this package prints a secret: [Tokens], every [Auth] it provides and
 // every error show neither tokens nor client secrets under fmt or log/slog.
 package refresh

@@ -259,7 +259,7 @@ func (e *RetryError) last(err error, reason RetryReason) error {
 // failed, or the caller's context ended while another process held the lease):
 // then nothing was sent.
 type StoreError struct {
-	Op  string // "load", "save" or "acquire"
+	Op  string // "load" or "save"; for a SharedStore's lease also "acquire" or "release"
 	Err error  // the Store's error
 }
 
@@ -317,3 +317,54 @@ func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
+
+// Errors of discovery and revocation (discover.go, revoke.go).
+
+// ErrUnsupportedTokenType matches unsupported_token_type (RFC 7009 §2.2.1): the
+// revocation endpoint does not revoke tokens of the type presented.
+var ErrUnsupportedTokenType error = ErrorCode("unsupported_token_type")
+
+// ErrIssuerMismatch is wrapped by the [*DiscoveryError] for a metadata document
+// whose issuer is not exactly the issuer asked for (RFC 8414 §3.3): using it
+// could send the credentials meant for one server to another (a mix-up attack).
+var ErrIssuerMismatch = errors.New("refresh: the metadata's issuer is not the issuer asked for")
+
+// DiscoveryError reports that [Discover] found no usable metadata at a
+// metadata URL: an error status, a redirect (never followed), a body that is not
+// a JSON object or is over the cap, a member of the wrong type, or an issuer that
+// does not match. When both well-known URLs failed, it is the second URL's
+// error, and Err holds the first's unless the second has a cause of its own.
+type DiscoveryError struct {
+	URL        string // the metadata URL asked, without query
+	StatusCode int    // the HTTP status of its answer
+	// Field is the member at fault, such as "issuer" or "token_endpoint", or
+	// empty when the fault is the answer as a whole.
+	Field  string
+	Reason string // what was wrong
+	// Err is the underlying cause: ErrIssuerMismatch, ErrResponseTooLarge, a
+	// read error, the first URL's error, or nil.
+	Err error
+}
+
+// Error returns "refresh: discovery: <URL> (HTTP <status>): <field>: <reason>"
+// and the cause.
+func (e *DiscoveryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "refresh: discovery: %s (HTTP %d): ", clip(e.URL, 200), e.StatusCode)
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	if e.Err != nil && e.Err != ErrResponseTooLarge && e.Err != ErrIssuerMismatch {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Format writes Error for every verb (%q quotes it).
+func (e *DiscoveryError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
+// Unwrap returns the underlying cause.
+func (e *DiscoveryError) Unwrap() error { return e.Err }

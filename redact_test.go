@@ -306,6 +306,10 @@ func redactCases(t *testing.T) []redactCase {
 	down.MaxAttempts, down.Backoff = 2, noWait
 	_, err = down.Refresh(context.Background(), secretSent)
 	cases = append(cases, redactCase{name: "a *RetryError after refused connections", value: mustErrorAs[*refresh.RetryError](t, "RetryError", err)})
+
+	// Discovery and revocation (discover_test.go and revoke_test.go check
+	// their behaviour).
+	cases = append(cases, discoveryRedactCases(t)...)
 	return cases
 }
 

@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -119,7 +120,7 @@ type requestInfoKey struct{}
 // when it was built (expiry counts from there) and which secrets it carried (so
 // that no error text can echo them).
 type requestInfo struct {
-	refreshToken  string
+	refreshToken  string // the token the request carries: the refresh token, or the token a revocation revokes
 	clientID      string // the client ID and secret Auth sent, if it is a method this package knows
 	clientSecret  string
 	authorization string // the Authorization header Auth set
@@ -190,13 +191,28 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 	if o.err != nil {
 		return nil, o.err
 	}
-	now := c.now()
-	info := &requestInfo{refreshToken: refreshToken, sent: now}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, c.TokenURL, nil)
-	if err != nil {
-		return nil, tokenURLError(c.TokenURL)
+	own := []param{{"grant_type", "refresh_token"}, {"refresh_token", refreshToken}}
+	if len(o.scopes) > 0 {
+		own = append(own, param{"scope", strings.Join(o.scopes, " ")})
 	}
-	if err := c.checkTokenURL(req.URL); err != nil {
+	return c.newFormRequest(ctx, "TokenURL", c.TokenURL, refreshToken, own, o)
+}
+
+// newFormRequest builds a POST of a form to endpoint (the Client's field
+// endpointField): the call's own parameters, then the options' and client
+// authentication's, with the headers, the Auth and the checks that every
+// request to the authorization server gets. A refresh and a revocation
+// ([Client.Revoke]) are both built here, so whatever a request gains here
+// (client authentication, headers, proofs) reaches both. token is the token the
+// request carries, which no error text may echo.
+func (c *Client) newFormRequest(ctx context.Context, endpointField, endpoint, token string, own []param, o requestOptions) (*http.Request, error) {
+	now := c.now()
+	info := &requestInfo{refreshToken: token, sent: now}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, requestInfoKey{}, info), http.MethodPost, endpoint, nil)
+	if err != nil {
+		return nil, endpointURLError(endpointField, endpoint)
+	}
+	if err := c.checkEndpointURL(endpointField, req.URL); err != nil {
 		return nil, err
 	}
 
@@ -207,7 +223,9 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		req.Header[h.name] = []string{h.value}
 	}
 
-	ar := &AuthRequest{TokenURL: c.TokenURL, Time: now, Header: req.Header}
+	// The audience of a client assertion is the token endpoint, for a
+	// revocation too; the revocation endpoint stands in when there is none.
+	ar := &AuthRequest{TokenURL: cmp.Or(c.TokenURL, endpoint), Time: now, Header: req.Header}
 	if c.Auth != nil {
 		if err := c.Auth.Authenticate(ar); err != nil {
 			var ce *ConfigError
@@ -236,7 +254,7 @@ func (c *Client) NewRequest(ctx context.Context, refreshToken string, opts ...Re
 		info.authorization = req.Header.Get("Authorization")
 	}
 
-	body := formBody(refreshToken, o.scopes, o.params, ar.params)
+	body := formBody(own, o.params, ar.params)
 	req.ContentLength = int64(len(body))
 	// A *bytes.Reader is a body net/http knows to be in memory (io.NopCloser
 	// around it included): it then writes the headers and the body together, in
@@ -258,19 +276,15 @@ func applyOptions(opts []RequestOption) requestOptions {
 	return o
 }
 
-// formBody is the form body: grant_type, refresh_token, scope, the options'
-// parameters, then client authentication's, in that order.
-func formBody(refreshToken string, scopes []string, groups ...[]param) []byte {
+// formBody is the form body: the groups' parameters, in order (the call's own,
+// the options', then client authentication's).
+func formBody(groups ...[]param) []byte {
 	var b bytes.Buffer
-	b.WriteString("grant_type=refresh_token&refresh_token=")
-	b.WriteString(url.QueryEscape(refreshToken))
-	if len(scopes) > 0 {
-		b.WriteString("&scope=")
-		b.WriteString(url.QueryEscape(strings.Join(scopes, " ")))
-	}
 	for _, g := range groups {
 		for _, p := range g {
-			b.WriteByte('&')
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
 			b.WriteString(url.QueryEscape(p.name))
 			b.WriteByte('=')
 			b.WriteString(url.QueryEscape(p.value))
@@ -279,14 +293,15 @@ func formBody(refreshToken string, scopes []string, groups ...[]param) []byte {
 	return b.Bytes()
 }
 
-// tokenURLError is the ConfigError for a TokenURL that does not parse. Its
+// endpointURLError is the ConfigError for an endpoint URL (the Client's field
+// named field) that does not parse. Its
 // reason is the parser's for the URL without its user info: a password that
 // holds '/', '?' or '#' breaks the parse, and the parser's error would quote the
 // part of it that it choked on. The URL itself is not quoted: it may carry a
 // tenant or other private detail.
-func tokenURLError(tokenURL string) error {
+func endpointURLError(field, endpoint string) error {
 	reason := "not a valid URL"
-	_, err := url.Parse(withoutUserinfo(tokenURL))
+	_, err := url.Parse(withoutUserinfo(endpoint))
 	var ue *url.Error
 	switch {
 	case errors.As(err, &ue):
@@ -295,29 +310,30 @@ func tokenURLError(tokenURL string) error {
 		// Only the part that may be user info is at fault, so it stays unsaid.
 		reason += " before its '@' (user info is not allowed: use Client.Auth for credentials)"
 	}
-	return &ConfigError{Field: "TokenURL", Reason: reason}
+	return &ConfigError{Field: field, Reason: reason}
 }
 
-// checkTokenURL refuses a token endpoint that would leak the credentials: one
-// without https (http only on loopback hosts, or by AllowInsecureHTTP), or with
-// user info the http package would turn into a second Authorization.
-func (c *Client) checkTokenURL(u *url.URL) error {
+// checkEndpointURL refuses an endpoint (the Client's field named field) that
+// would leak the credentials: one without https (http only on loopback hosts,
+// or by AllowInsecureHTTP), or with user info the http package would turn into
+// a second Authorization.
+func (c *Client) checkEndpointURL(field string, u *url.URL) error {
 	switch {
 	case u.Host == "":
-		return &ConfigError{Field: "TokenURL", Reason: "not an absolute URL with a host"}
+		return &ConfigError{Field: field, Reason: "not an absolute URL with a host"}
 	case u.User != nil:
-		return &ConfigError{Field: "TokenURL", Reason: "must not hold user info: use Client.Auth for credentials"}
+		return &ConfigError{Field: field, Reason: "must not hold user info: use Client.Auth for credentials"}
 	case u.Fragment != "":
-		return &ConfigError{Field: "TokenURL", Reason: "must not have a fragment (RFC 6749 §3.2)"}
+		return &ConfigError{Field: field, Reason: "must not have a fragment (RFC 6749 §3.2)"}
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
 		if !c.AllowInsecureHTTP && !isLoopback(u.Hostname()) {
-			return &ConfigError{Field: "TokenURL", Reason: "http is allowed only for loopback hosts; use https (RFC 6749 §3.2) or set AllowInsecureHTTP"}
+			return &ConfigError{Field: field, Reason: "http is allowed only for loopback hosts; use https (RFC 6749 §3.2) or set AllowInsecureHTTP"}
 		}
 	default:
-		return &ConfigError{Field: "TokenURL", Reason: fmt.Sprintf("scheme %q is not https", u.Scheme)}
+		return &ConfigError{Field: field, Reason: fmt.Sprintf("scheme %q is not https", u.Scheme)}
 	}
 	return nil
 }

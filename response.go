@@ -29,8 +29,18 @@ import (
 // Expiry counts from the time [Client.NewRequest] built resp.Request, or from now
 // when resp did not come from a request NewRequest built.
 func (c *Client) ParseResponse(resp *http.Response) (*Tokens, error) {
+	var p parser
+	if err := c.readAnswer(resp, &p); err != nil {
+		return nil, err
+	}
+	return p.parse()
+}
+
+// readAnswer reads (through the cap) and closes the body of an answer to a
+// request NewRequest or Revoke built, into p.
+func (c *Client) readAnswer(resp *http.Response, p *parser) error {
 	if resp == nil {
-		return nil, &ResponseError{Reason: "nil *http.Response"}
+		return &ResponseError{Reason: "nil *http.Response"}
 	}
 	if c == nil {
 		c = &Client{}
@@ -42,20 +52,20 @@ func (c *Client) ParseResponse(resp *http.Response) (*Tokens, error) {
 	if info == nil {
 		info = &requestInfo{sent: c.now()}
 	}
-	p := parser{resp: resp, info: info, c: c}
+	*p = parser{resp: resp, info: info, c: c}
 	if resp.Body == nil {
-		return nil, p.fail("", "no body", nil)
+		return p.fail("", "no body", nil)
 	}
 	body, err := readCapped(resp, c.maxResponseBytes())
 	resp.Body.Close()
 	if err != nil {
 		if errors.Is(err, ErrResponseTooLarge) {
-			return nil, p.fail("", fmt.Sprintf("body larger than %d bytes", c.maxResponseBytes()), err)
+			return p.fail("", fmt.Sprintf("body larger than %d bytes", c.maxResponseBytes()), err)
 		}
-		return nil, p.fail("", "reading body", err)
+		return p.fail("", "reading body", err)
 	}
 	p.body = body
-	return p.parse()
+	return nil
 }
 
 // readCapped reads the whole body, or fails with ErrResponseTooLarge as soon as

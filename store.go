@@ -18,7 +18,8 @@ import (
 type Store interface {
 	// Load returns the stored tokens, or nil, nil when nothing is stored.
 	Load(ctx context.Context) (*Tokens, error)
-	// Save stores t, replacing what was stored.
+	// Save stores t, replacing what was stored. A nil t clears the store, so
+	// that Load then finds nothing: [Source.Revoke] signs out that way.
 	Save(ctx context.Context, t *Tokens) error
 }
 
@@ -74,6 +75,7 @@ type Lease interface {
 // StoreFunc adapts a save callback to a [Store] whose Load finds nothing: the
 // Source hands it every new set of tokens, and starts from the tokens given to
 // [NewSource].
+// The callback gets nil when the tokens are to be cleared ([Source.Revoke]).
 type StoreFunc func(ctx context.Context, t *Tokens) error
 
 // Load returns nil, nil: a StoreFunc only saves.

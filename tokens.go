@@ -89,13 +89,17 @@ func (t *Tokens) Extra(name string) any {
 
 // Fields returns every field that Extra returns, decoded as by Extra, in a new
 // map; nil when there are none (as for Tokens built by hand).
-func (t *Tokens) Fields() map[string]any {
-	if len(t.extra) == 0 {
+func (t *Tokens) Fields() map[string]any { return decodeAll(t.extra) }
+
+// decodeAll decodes every value of raw as decodeAny does, into a new map; nil
+// when raw is empty. [Metadata.Fields] uses it too.
+func decodeAll(raw map[string]rawJSON) map[string]any {
+	if len(raw) == 0 {
 		return nil
 	}
-	m := make(map[string]any, len(t.extra))
-	for name, raw := range t.extra {
-		m[name] = decodeAny(raw)
+	m := make(map[string]any, len(raw))
+	for name, v := range raw {
+		m[name] = decodeAny(v)
 	}
 	return m
 }

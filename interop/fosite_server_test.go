@@ -97,6 +97,7 @@ func fosNewServer(t *testing.T) *fosServer {
 	s.provider = compose.Compose(cfg, s.store, s.strategy,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 	)
 
 	ctx := context.Background()
@@ -131,6 +132,9 @@ func fosNewServer(t *testing.T) *fosServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("GET /resource", s.resource)
+	// The revocation endpoint and a metadata document: fosite_revoke_test.go.
+	mux.HandleFunc("POST /revoke", s.revoke)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	s.tokenURL = s.srv.URL + "/token"

@@ -74,6 +74,10 @@ func TestOIDCProvider(t *testing.T) {
 		t.Parallel()
 		oidcTestConcurrent(t, rotating)
 	})
+	t.Run("Discover and Revoke", func(t *testing.T) { // oidc_revoke_test.go
+		t.Parallel()
+		oidcTestDiscoverRevoke(t, rotating)
+	})
 }
 
 // oidcResult is what one refresh against oidc-provider gave, in comparable form.

@@ -9,7 +9,8 @@
 // ([Server.ResourceURL], or [Server.Resource] around a handler of your own) that
 // accepts the access tokens it issued and answers 401 with
 // `WWW-Authenticate: Bearer error="invalid_token"` for expired, revoked or
-// unknown ones.
+// unknown ones. A revocation endpoint ([Server.RevocationURL], RFC 7009) and a
+// metadata document ([Server.MetadataURL], RFC 8414) complete it.
 //
 // A test starts from a refresh token minted with [Server.IssueRefreshToken]. The
 // server then behaves as a strict, modern provider:
@@ -245,6 +246,8 @@ type Server struct {
 	grants   []*grant
 	refresh  map[string]*refreshToken
 	access   map[string]*accessToken
+
+	revocations []Request // requests to RevocationPath, under mu
 }
 
 // NewServer starts a Server with the given options. The caller must call Close
@@ -322,15 +325,19 @@ func (s *Server) TokenURL() string { return s.URL + TokenPath }
 // for the answers without one.
 func (s *Server) ResourceURL() string { return s.URL + ResourcePath }
 
-// ServeHTTP answers a request to [TokenPath] or [ResourcePath]; other paths get
-// 404. It lets a test mount the server in a mux of its own or call it without
-// a network, as [Server.Transport] does.
+// ServeHTTP answers a request to [TokenPath], [ResourcePath], [RevocationPath]
+// or [MetadataPath]; other paths get 404. It lets a test mount the server in a
+// mux of its own or call it without a network, as [Server.Transport] does.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case TokenPath:
 		s.serveToken(w, r)
 	case ResourcePath:
 		s.Resource(http.HandlerFunc(s.serveResource)).ServeHTTP(w, r)
+	case RevocationPath:
+		s.serveRevocation(w, r)
+	case MetadataPath:
+		s.serveMetadata(w, r)
 	default:
 		http.NotFound(w, r)
 	}

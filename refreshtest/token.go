@@ -108,7 +108,7 @@ type field struct {
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, form, badRequest := readForm(r, "token endpoint")
 	s.mu.Lock()
 	rec := Request{
 		Time:   s.now(),
@@ -116,13 +116,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		Path:   r.URL.Path,
 		Header: r.Header.Clone(),
 		Body:   string(body),
-	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var form url.Values
-	var formErr error
-	if ct == "application/x-www-form-urlencoded" {
-		form, formErr = url.ParseQuery(string(body))
-		rec.Form = form
+		Form:   form,
 	}
 	quirks := s.quirks
 	if quirks.FormUnlessJSONAccepted && !acceptsJSON(r.Header) {
@@ -137,24 +131,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	var fields []field
 	var oerr *oauthError
 	if fault == nil || fault.AfterRefresh {
-		fields, oerr = s.handleLocked(r, &rec, form, func() *oauthError {
-			switch {
-			case r.Method != http.MethodPost:
-				return errInvalidRequest("the token endpoint takes POST, not %s", r.Method)
-			case readErr != nil || len(body) > maxBody:
-				return errInvalidRequest("the request body could not be read")
-			case ct != "application/x-www-form-urlencoded":
-				return errInvalidRequest("the body must be application/x-www-form-urlencoded")
-			case formErr != nil:
-				return errInvalidRequest("the form body is malformed")
-			}
-			for _, name := range slices.Sorted(maps.Keys(form)) {
-				if len(form[name]) > 1 {
-					return errInvalidRequest("the parameter %s is repeated", name)
-				}
-			}
-			return nil
-		}())
+		fields, oerr = s.handleLocked(r, &rec, form, badRequest)
 	} else {
 		s.authenticateLocked(r, &rec, form) // only to record the credentials
 	}
@@ -171,6 +148,36 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeFields(w, http.StatusOK, quirks, fields)
+}
+
+// readForm reads the body of a request to an endpoint (the token or the
+// revocation endpoint, as its errors name it) and checks it is what both
+// take: a POST of a form (application/x-www-form-urlencoded) within maxBody,
+// well formed, with no parameter repeated. It returns the body, its form (nil
+// unless the body is declared a form), and what was wrong, or nil.
+func readForm(r *http.Request, endpoint string) (body []byte, form url.Values, bad *oauthError) {
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var formErr error
+	if ct == "application/x-www-form-urlencoded" {
+		form, formErr = url.ParseQuery(string(body))
+	}
+	switch {
+	case r.Method != http.MethodPost:
+		return body, form, errInvalidRequest("the %s takes POST, not %s", endpoint, r.Method)
+	case readErr != nil || len(body) > maxBody:
+		return body, form, errInvalidRequest("the request body could not be read")
+	case ct != "application/x-www-form-urlencoded":
+		return body, form, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+	case formErr != nil:
+		return body, form, errInvalidRequest("the form body is malformed")
+	}
+	for _, name := range slices.Sorted(maps.Keys(form)) {
+		if len(form[name]) > 1 {
+			return body, form, errInvalidRequest("the parameter %s is repeated", name)
+		}
+	}
+	return body, form, nil
 }
 
 // handleLocked carries out a refresh request whose syntax check gave

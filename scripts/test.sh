@@ -64,5 +64,6 @@ go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
 (cd redisstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
+go test -run='^$' -fuzz='^FuzzParseMetadata$' -fuzztime="$FUZZTIME" .
 
 echo "== all checks passed"

@@ -36,7 +36,8 @@
 //	    presented. "detail" is the server-side reason, which oidc-provider does not
 //	    send to clients.
 //
-// At the end of stdin it exits. The protected resource, GET /resource, answers
+// Its discovery document is at /.well-known/openid-configuration, and the
+// revocation endpoint (RFC 7009) is enabled. At the end of stdin it exits. The protected resource, GET /resource, answers
 // 200 with the token's client_id and scope for a valid Bearer access token, and
 // 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise.
 
@@ -123,7 +124,8 @@ const provider = new Provider(issuer, {
     Session: 86400,
   },
   findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
-  features: { devInteractions: { enabled: false } },
+  // Revocation (RFC 7009) for oidc_revoke_test.go; discovery is always on.
+  features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['interop-cookie-key-not-secret'] },
 });
