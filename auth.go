@@ -38,6 +38,10 @@ type AuthRequest struct {
 	// TokenURL is the token endpoint the request goes to (Client.TokenURL): the
 	// audience of a client assertion (RFC 7523 §3).
 	TokenURL string
+	// Issuer is the authorization server's issuer identifier (Client.Issuer),
+	// or empty: the audience a client assertion should name when it is set
+	// (draft-ietf-oauth-rfc7523bis).
+	Issuer string
 	// Time is the client's clock when the request was built.
 	Time time.Time
 	// Header holds the request's headers; Basic authentication sets
@@ -88,7 +92,7 @@ func (r AuthRequest) describe() (string, []printField) {
 		{"Time", r.Time},
 		{"Header", r.headerNames()},
 		{"Params", r.paramNames()},
-	}
+	}.with(r.Issuer != "", "Issuer", r.Issuer)
 }
 
 // String describes r without a secret: the token endpoint without its query, the
