@@ -200,7 +200,7 @@ func TestClientAssertionIsNewOnEveryAttempt(t *testing.T) {
 // otherKey is a crypto.Signer of a kind no JWS algorithm uses.
 type otherKey struct{}
 
-func (otherKey) Public() crypto.PublicKey                                 { return struct{}{} }
+func (otherKey) Public() crypto.PublicKey                                  { return struct{}{} }
 func (otherKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, nil }
 
 func TestAssertionAuthRefusals(t *testing.T) {
