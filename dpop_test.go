@@ -396,3 +396,44 @@ func TestTransportDPoPRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestTransportDPoPRejectedToken has a resource reject the DPoP token: the
+// Transport refreshes (with a proof) and replays once with the new token and a
+// new proof.
+func TestTransportDPoPRejectedToken(t *testing.T) {
+	d := newTestDPoP(t)
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := readProof(t, r, d)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path == tokenPath {
+			seen = append(seen, "refresh with proof for "+p.Htm)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"at-2","token_type":"DPoP","expires_in":3600}`)
+			return
+		}
+		seen = append(seen, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "DPoP at-2" {
+			w.Header().Set("WWW-Authenticate", `DPoP error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c := &refresh.Client{TokenURL: srv.URL + tokenPath, DPoP: d}
+	src := refresh.NewSource(c, &refresh.Tokens{AccessToken: "at-1", TokenType: "DPoP", RefreshToken: "rt-1", ExpiresAt: time.Now().Add(time.Hour)})
+	resp, err := (&http.Client{Transport: &refresh.Transport{Source: src}}).Get(srv.URL + "/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status %d, want 200 after the replay", resp.StatusCode)
+	}
+	if diff := cmp.Diff([]string{"DPoP at-1", "refresh with proof for POST", "DPoP at-2"}, seen); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
