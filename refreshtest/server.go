@@ -48,6 +48,7 @@ package refreshtest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,10 +90,13 @@ const (
 // Client is a client registered with a [Server].
 type Client struct {
 	ID     string
-	Secret string // ignored for AuthNone
+	Secret string // ignored for AuthNone; the HS256 key for AuthClientSecretJWT
 	// Method is how the client must authenticate; the server answers
 	// invalid_client to any other. Empty means AuthClientSecretBasic.
 	Method AuthMethod
+	// PublicKey verifies the assertions of an AuthPrivateKeyJWT client: an
+	// *ecdsa.PublicKey, an *rsa.PublicKey or an ed25519.PublicKey.
+	PublicKey crypto.PublicKey
 }
 
 // String describes c without its secret.
@@ -161,6 +165,7 @@ type options struct {
 	accessLifetime  time.Duration
 	refreshLifetime time.Duration
 	now             func() time.Time
+	dpopNonceEvery  int // dpop.go
 }
 
 // WithClient registers a client. It may be given many times; a later
@@ -245,6 +250,9 @@ type Server struct {
 	grants   []*grant
 	refresh  map[string]*refreshToken
 	access   map[string]*accessToken
+
+	assertions assertionState // assertion.go
+	dpop       dpopState      // dpop.go
 }
 
 // NewServer starts a Server with the given options. The caller must call Close
