@@ -160,8 +160,9 @@ func tokenType(jkt string) string {
 	return "Bearer"
 }
 
-// bindLocked binds new tokens to jkt: the access token always, the refresh
-// token for a public client.
+// bindLocked binds tokens to jkt: the new access token always, and for a
+// public client the refresh token it goes on with (the new one, or the one
+// used when it is kept).
 func (s *Server) bindLocked(jkt, accessToken, refreshToken string, public bool) {
 	if jkt == "" {
 		return

@@ -261,7 +261,7 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 	case s.rotation == EchoRefreshTokens:
 		next = old
 	}
-	s.bindLocked(jkt, at, next, c.method() == AuthNone)
+	s.bindLocked(jkt, at, cmp.Or(next, old), c.method() == AuthNone) // a kept refresh token is bound too
 	if next != "" {
 		fields = append(fields, field{"refresh_token", next})
 		if exp := s.refresh[next].expiresAt; !exp.IsZero() {

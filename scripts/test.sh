@@ -58,5 +58,6 @@ echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
+go test -run='^$' -fuzz='^FuzzParseJWS$' -fuzztime="$FUZZTIME" ./refreshtest
 
 echo "== all checks passed"
