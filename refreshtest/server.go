@@ -5,7 +5,8 @@
 // endpoint ([Server.TokenURL]) that answers refresh_token grants (RFC 6749 §6)
 // for registered clients ([Client], with any of the client authentication
 // methods [AuthClientSecretBasic], [AuthClientSecretBasicRaw],
-// [AuthClientSecretPost] and [AuthNone]), and a protected resource
+// [AuthClientSecretPost], [AuthNone], and the signed assertions
+// [AuthPrivateKeyJWT] and [AuthClientSecretJWT]), and a protected resource
 // ([Server.ResourceURL], or [Server.Resource] around a handler of your own) that
 // accepts the access tokens it issued and answers 401 with
 // `WWW-Authenticate: Bearer error="invalid_token"` for expired, revoked or
@@ -26,7 +27,11 @@
 //     [Clock], or with testing/synctest;
 //   - it checks the request strictly: POST, a form body, no repeated
 //     parameter, one client authentication method, the method the client was
-//     registered with.
+//     registered with; a client assertion's signature, aud, exp and jti
+//     (replays are refused);
+//   - it takes DPoP proofs (RFC 9449) at the token endpoint and the resource,
+//     binds the tokens it issues to the proof's key, and requires nonces that
+//     rotate when asked to ([WithDPoPNonces]).
 //
 // Every token request is recorded ([Server.Requests]) with its form and the
 // client credentials as the server decoded them, so a test can compare them.
