@@ -3,11 +3,18 @@
 // production setup: in-memory storage, development signing keys, plain http.
 //
 //	node server.mjs [--rotate=on|off] [--access-ttl=SECONDS] [--refresh-ttl=SECONDS]
+//	                [--extra-clients=FILE] [--dpop-nonce=on|off]
 //
 // --rotate sets oidc-provider's rotateRefreshToken for every client: on (the
 // default here) issues a new refresh token on each refresh and consumes the old
 // one; off keeps the refresh token (the same value comes back). The TTLs are those
 // of access tokens (default 60) and refresh tokens (default 3600).
+//
+// --extra-clients names a JSON file of more clients, {"name": metadata, ...}, in
+// oidc-provider's client metadata: private_key_jwt clients with their public
+// "jwks", client_secret_jwt clients, clients with dpop_bound_access_tokens. The
+// ready line lists them with the others. DPoP (RFC 9449) is always enabled;
+// --dpop-nonce=on makes every proof need a server nonce.
 //
 // It listens on an ephemeral port and prints one JSON line to stdout once it is
 // ready:
@@ -27,7 +34,8 @@
 //	    A Grant for the scope and a refresh token in that grant, stored where a
 //	    completed authorization-code flow with consent for offline_access leaves
 //	    them. "expired":true stores a refresh token whose exp has passed (kept in
-//	    storage, as a database that has not yet purged it would).
+//	    storage, as a database that has not yet purged it would). "jkt" binds
+//	    it to a DPoP key's thumbprint, as a public client's DPoP sign-in does.
 //	{"id":2,"op":"events"}
 //	  → {"id":2,"events":[{"name":"grant.error","error":"invalid_grant",
 //	     "detail":"refresh token already used","client_id":"…",
@@ -40,6 +48,8 @@
 // 200 with the token's client_id and scope for a valid Bearer access token, and
 // 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise.
 
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import process from 'node:process';
@@ -65,6 +75,10 @@ if (rotateFlag !== 'on' && rotateFlag !== 'off') {
   throw new Error('--rotate must be on or off');
 }
 const rotate = rotateFlag === 'on';
+const dpopNonceFlag = flag('dpop-nonce', 'off');
+if (dpopNonceFlag !== 'on' && dpopNonceFlag !== 'off') {
+  throw new Error('--dpop-nonce must be on or off');
+}
 const accessTTL = seconds('access-ttl', 60);
 const refreshTTL = seconds('refresh-ttl', 3600);
 
@@ -88,6 +102,11 @@ const clients = {
     token_endpoint_auth_method: 'none',
   },
 };
+
+const extraClients = flag('extra-clients', '');
+if (extraClients !== '') {
+  Object.assign(clients, JSON.parse(readFileSync(extraClients, 'utf8')));
+}
 
 const accountId = 'interop-user';
 
@@ -123,7 +142,10 @@ const provider = new Provider(issuer, {
     Session: 86400,
   },
   findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
-  features: { devInteractions: { enabled: false } },
+  features: {
+    devInteractions: { enabled: false },
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonceFlag === 'on' },
+  },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['interop-cookie-key-not-secret'] },
 });
@@ -153,7 +175,9 @@ provider.on('server_error', (_ctx, err) => {
 
 async function resource(req, res) {
   const [scheme, token] = (req.headers.authorization ?? '').split(' ');
-  const at = scheme?.toLowerCase() === 'bearer' && token
+  // A DPoP token is looked up too, but its proof is not checked here: the
+  // jwsverify module checks every proof Transport sends, with go-jose.
+  const at = ['bearer', 'dpop'].includes(scheme?.toLowerCase()) && token
     ? await provider.AccessToken.find(token)
     : undefined;
   if (!at || at.isExpired) {
@@ -165,7 +189,7 @@ async function resource(req, res) {
     return;
   }
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({ client_id: at.clientId, scope: at.scope }));
+  res.end(JSON.stringify({ client_id: at.clientId, scope: at.scope, jkt: at.jkt }));
 }
 
 const callback = provider.callback();
@@ -181,7 +205,7 @@ server.on('request', (req, res) => {
   callback(req, res);
 });
 
-async function mint({ client: name, scope, expired }) {
+async function mint({ client: name, scope, expired, jkt }) {
   const c = clients[name];
   if (!c) {
     throw new Error(`unknown client ${JSON.stringify(name)}`);
@@ -201,6 +225,9 @@ async function mint({ client: name, scope, expired }) {
     grantId,
     gty: 'authorization_code',
     scope,
+    // A public client's sign-in with DPoP binds its refresh token to the key
+    // (RFC 9449 §5): "jkt" mints one bound so.
+    ...(jkt ? { jkt } : {}),
   });
   if (!expired) {
     return rt.save();
