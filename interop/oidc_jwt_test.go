@@ -7,14 +7,20 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tokenrefresh/refresh"
 )
@@ -200,5 +206,106 @@ func TestOIDCDPoP(t *testing.T) {
 				t.Errorf("a confidential client's refresh token with another key: %v, want tokens", err)
 			}
 		})
+	}
+}
+
+// oidcTLS is a CA made in the test, the server's certificate and two client
+// certificates, as PEM files and as tls values.
+type oidcTLS struct {
+	dir                 string
+	pool                *x509.CertPool
+	client, otherClient tls.Certificate
+}
+
+func newOIDCTLS(t *testing.T) *oidcTLS {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "interop test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	o := &oidcTLS{dir: t.TempDir(), pool: x509.NewCertPool()}
+	o.pool.AddCert(ca)
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	}
+	_, serverPEM, serverKey := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	o.client, _, _ = issue(3, "interop-mtls", x509.ExtKeyUsageClientAuth)
+	o.otherClient, _, _ = issue(4, "someone-else", x509.ExtKeyUsageClientAuth)
+	for name, b := range map[string][]byte{
+		"server.pem": serverPEM, "server.key": serverKey,
+		"ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+	} {
+		if err := os.WriteFile(filepath.Join(o.dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+// transport presents cert and trusts the test CA.
+func (o *oidcTLS) transport(cert tls.Certificate) *http.Transport {
+	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: o.pool, Certificates: []tls.Certificate{cert}}}
+}
+
+// TestOIDCTLSClientAuth refreshes with tls_client_auth over https against
+// oidc-provider, which asks for client certificates signed by a CA made here,
+// and uses the certificate-bound access token through Transport: with the same
+// certificate the resource answers, with another it refuses the token.
+func TestOIDCTLSClientAuth(t *testing.T) {
+	oidcRequireNode(t)
+	o := newOIDCTLS(t)
+	clients, _ := json.Marshal(map[string]any{"mtls": map[string]any{
+		"client_id": "interop-mtls", "token_endpoint_auth_method": "tls_client_auth",
+		"tls_client_auth_subject_dn": "CN=interop-mtls", "tls_client_certificate_bound_access_tokens": true,
+	}})
+	path := filepath.Join(o.dir, "clients.json")
+	if err := os.WriteFile(path, clients, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := oidcStart(t, "--extra-clients="+path, "--tls-cert="+filepath.Join(o.dir, "server.pem"),
+		"--tls-key="+filepath.Join(o.dir, "server.key"), "--tls-ca="+filepath.Join(o.dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtls := o.transport(o.client)
+	defer mtls.CloseIdleConnections()
+	c := &refresh.Client{TokenURL: s.TokenEndpoint, Auth: refresh.TLSClientAuth("interop-mtls"), HTTPClient: &http.Client{Transport: mtls}}
+	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: s.mint(t, "mtls", "openid offline_access read")})
+	get := func(base http.RoundTripper) int {
+		t.Helper()
+		resp, err := (&http.Client{Transport: &refresh.Transport{Source: src, Base: base}}).Get(s.Resource)
+		if err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(mtls); code != http.StatusOK {
+		t.Errorf("the resource with the same certificate: %d, want 200", code)
+	}
+	other := o.transport(o.otherClient)
+	defer other.CloseIdleConnections()
+	if code := get(other); code != http.StatusUnauthorized {
+		t.Errorf("the resource with another certificate: %d, want 401", code)
+	}
+	wrong := &refresh.Client{TokenURL: s.TokenEndpoint, Auth: refresh.TLSClientAuth("interop-mtls"), HTTPClient: &http.Client{Transport: other}}
+	if _, err := wrong.Refresh(t.Context(), s.mint(t, "mtls", "openid offline_access read")); !errors.Is(err, refresh.ErrInvalidClient) {
+		t.Errorf("tls_client_auth with another certificate: %v, want invalid_client", err)
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	node server.mjs [--rotate=on|off] [--access-ttl=SECONDS] [--refresh-ttl=SECONDS]
 //	                [--extra-clients=FILE] [--dpop-nonce=on|off]
+//	                [--tls-cert=FILE --tls-key=FILE --tls-ca=FILE]
 //
 // --rotate sets oidc-provider's rotateRefreshToken for every client: on (the
 // default here) issues a new refresh token on each refresh and consumes the old
@@ -15,6 +16,12 @@
 // "jwks", client_secret_jwt clients, clients with dpop_bound_access_tokens. The
 // ready line lists them with the others. DPoP (RFC 9449) is always enabled;
 // --dpop-nonce=on makes every proof need a server nonce.
+//
+// --tls-cert, --tls-key and --tls-ca (PEM files) make it listen with https and
+// ask for client certificates signed by the CA, with mutual-TLS client
+// authentication (RFC 8705 tls_client_auth, matched on the subject DN) and
+// certificate-bound access tokens, which the resource checks against the
+// certificate its caller presents.
 //
 // It listens on an ephemeral port and prints one JSON line to stdout once it is
 // ready:
@@ -48,9 +55,10 @@
 // 200 with the token's client_id and scope for a valid Bearer access token, and
 // 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise.
 
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTLSServer } from 'node:https';
 import { createInterface } from 'node:readline';
 import process from 'node:process';
 
@@ -113,14 +121,30 @@ const accountId = 'interop-user';
 // Node closes an idle keep-alive connection after 5 s by default; a client that
 // posts on it at that moment gets a connection reset, and Go does not resend a
 // POST that it has written. Keep connections for longer than any test runs.
-const server = createServer();
+const tlsCert = flag('tls-cert', '');
+const tls = tlsCert !== '';
+const server = tls
+  ? createTLSServer({
+    cert: readFileSync(tlsCert),
+    key: readFileSync(flag('tls-key', '')),
+    ca: readFileSync(flag('tls-ca', '')),
+    requestCert: true,
+    rejectUnauthorized: false, // certificateAuthorized decides, per request
+  })
+  : createServer();
 server.keepAliveTimeout = 600_000;
 await new Promise((resolve, reject) => {
   server.once('error', reject);
   server.listen(0, '127.0.0.1', resolve);
 });
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+
+// The client certificate of a request, or undefined.
+function peerCertificate(socket) {
+  const cert = socket.getPeerX509Certificate?.();
+  return cert ?? undefined;
+}
 
 const provider = new Provider(issuer, {
   clients: Object.values(clients).map((c) => ({
@@ -131,6 +155,8 @@ const provider = new Provider(issuer, {
   })),
   scopes: ['openid', 'offline_access', 'read', 'write'],
   rotateRefreshToken: rotate,
+  clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none',
+    ...(tls ? ['tls_client_auth'] : [])],
   clockTolerance: 0,
   ttl: {
     AccessToken: accessTTL,
@@ -145,6 +171,15 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonceFlag === 'on' },
+    mTLS: {
+      enabled: tls,
+      tlsClientAuth: true,
+      certificateBoundAccessTokens: true,
+      getCertificate: (ctx) => peerCertificate(ctx.socket),
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+        && peerCertificate(ctx.socket)?.subject === expected,
+    },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['interop-cookie-key-not-secret'] },
@@ -180,7 +215,9 @@ async function resource(req, res) {
   const at = ['bearer', 'dpop'].includes(scheme?.toLowerCase()) && token
     ? await provider.AccessToken.find(token)
     : undefined;
-  if (!at || at.isExpired) {
+  const bound = at?.['x5t#S256'];
+  const cert = bound ? peerCertificate(req.socket) : undefined;
+  if (!at || at.isExpired || (bound && (!cert || hash('sha256', cert.raw, 'base64url') !== bound))) {
     res.writeHead(401, {
       'Content-Type': 'application/json',
       'WWW-Authenticate': 'Bearer realm="interop", error="invalid_token"',
@@ -268,7 +305,7 @@ lines.on('line', async (line) => {
         throw new Error(`unknown op ${JSON.stringify(cmd.op)}`);
     }
   } catch (err) {
-    send({ id: cmd.id, error: String(err?.message ?? err) });
+    send({ id: cmd.id, error: [err?.message ?? err, err?.error_description].filter(Boolean).join(': ') });
   }
 });
 lines.on('close', () => {
