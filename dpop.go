@@ -59,11 +59,23 @@ func NewDPoP(key crypto.Signer) (*DPoP, error) {
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of the public key, base64url
 // without padding: the dpop_jkt of an authorization request (RFC 9449 §10),
 // and the cnf.jkt that a bound access token carries.
-func (d *DPoP) Thumbprint() string { return d.signer.Thumbprint() }
+// A DPoP not made by NewDPoP has none: "".
+func (d *DPoP) Thumbprint() string {
+	if d == nil || d.signer == nil {
+		return ""
+	}
+	return d.signer.Thumbprint()
+}
 
 // Alg is the JWS algorithm of the proofs, for matching a server's
 // dpop_signing_alg_values_supported.
-func (d *DPoP) Alg() string { return d.signer.Alg() }
+// A DPoP not made by NewDPoP has none: "".
+func (d *DPoP) Alg() string {
+	if d == nil || d.signer == nil {
+		return ""
+	}
+	return d.signer.Alg()
+}
 
 // origin is the key of a URL's nonce: its scheme and host, lower-case.
 func origin(u *url.URL) string {
@@ -85,6 +97,9 @@ func (d *DPoP) learn(u *url.URL, h http.Header) string {
 	v := h.Get("Dpop-Nonce")
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.nonces == nil {
+		d.nonces = map[string]string{}
+	}
 	if v != "" && isNonce(v) && d.nonces[key] != v {
 		if _, known := d.nonces[key]; !known && len(d.nonces) >= maxNonceOrigins {
 			for k := range d.nonces { // forget one origin to make room
@@ -111,6 +126,9 @@ func isNonce(v string) bool {
 // u without its query and fragment, nonce is included when not empty, and ath
 // (the access token's hash, for a resource) when accessToken is not empty.
 func (d *DPoP) proof(method string, u *url.URL, nonce, accessToken string, now time.Time) (string, error) {
+	if d.signer == nil {
+		return "", &ConfigError{Field: "DPoP", Reason: "not made by NewDPoP: it has no key"}
+	}
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", fmt.Errorf("refresh: DPoP proof jti: %w", err)

@@ -388,6 +388,17 @@ func TestTransportDPoPRefusals(t *testing.T) {
 			t.Errorf("Authorization %q, want Bearer at", b)
 		}
 	})
+	t.Run("a DPoP not made by NewDPoP is a ConfigError, not a panic", func(t *testing.T) {
+		c := &refresh.Client{TokenURL: srv.URL, DPoP: &refresh.DPoP{}}
+		_, err := c.Refresh(t.Context(), "rt")
+		var ce *refresh.ConfigError
+		if !errors.As(err, &ce) || ce.Field != "DPoP" {
+			t.Errorf("error = %v, want a ConfigError for DPoP", err)
+		}
+		if got := (&refresh.DPoP{}).Thumbprint(); got != "" {
+			t.Errorf("Thumbprint = %q, want empty", got)
+		}
+	})
 	t.Run("NewDPoP refuses a key of another type", func(t *testing.T) {
 		_, err := refresh.NewDPoP(otherKey{})
 		var ce *refresh.ConfigError
