@@ -25,8 +25,10 @@ import (
 // [NewDPoP].
 //
 // A DPoP remembers the nonces servers give in DPoP-Nonce, per origin, from
-// every response: keep one DPoP per key, shared by the Clients and Transports
-// that use the key. It is safe for concurrent use.
+// every response that [Client.Refresh] and [Transport] receive (a request from
+// [Client.NewRequest] sent by other means teaches it nothing): keep one DPoP
+// per key, shared by the Clients and Transports that use the key. It is safe
+// for concurrent use.
 //
 // A refresh token bound to the key (as public clients get) can be used only
 // with the same key: the key must outlive the refresh token, and be the same
@@ -93,14 +95,17 @@ func (d *DPoP) nonce(u *url.URL) string {
 // it carries one, and returns the nonce now remembered for that origin. A value
 // that is not a nonce (RFC 9449 §8.1: 1*NQCHAR) is ignored.
 func (d *DPoP) learn(u *url.URL, h http.Header) string {
-	key := origin(u)
 	v := h.Get("Dpop-Nonce")
+	if v == "" || !isNonce(v) {
+		return d.nonce(u) // nothing to write: a read lock is enough
+	}
+	key := origin(u)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nonces == nil {
 		d.nonces = map[string]string{}
 	}
-	if v != "" && isNonce(v) && d.nonces[key] != v {
+	if d.nonces[key] != v {
 		if _, known := d.nonces[key]; !known && len(d.nonces) >= maxNonceOrigins {
 			for k := range d.nonces { // forget one origin to make room
 				delete(d.nonces, k)
