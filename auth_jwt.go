@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokenrefresh/refresh/internal/jws"
 )
@@ -132,6 +133,8 @@ func newAssertionAuth(name, clientID string, opts []AssertionOption) *assertionA
 	switch {
 	case clientID == "":
 		a.err = &ConfigError{Field: name, Reason: "empty client ID"}
+	case !utf8.ValidString(clientID):
+		a.err = &ConfigError{Field: name, Reason: "client ID is not valid UTF-8, which a JWT's iss cannot carry"}
 	case a.opts.lifetime < time.Second:
 		a.err = &ConfigError{Field: name, Reason: fmt.Sprintf("assertion lifetime %v is under one second", a.opts.lifetime)}
 	}
@@ -180,6 +183,9 @@ func (a *assertionAuth) assertion(r *AuthRequest) (string, error) {
 		aud = r.Issuer
 	default:
 		aud = r.TokenURL
+	}
+	if !utf8.ValidString(aud) {
+		return "", &ConfigError{Field: a.name, Reason: "the audience (WithAudience, Issuer or TokenURL) is not valid UTF-8, which a JWT's aud cannot carry"}
 	}
 	jti, err := randomID()
 	if err != nil {

@@ -382,3 +382,51 @@ func TestTLSClientAuthAndCertificateBoundTokens(t *testing.T) {
 		t.Errorf("with another certificate: %d, want 401", code)
 	}
 }
+
+// FuzzClientAssertion builds a ClientSecretJWT assertion for any client ID,
+// secret, issuer and audience: it verifies under the secret, and its iss, sub
+// and aud come back byte for byte, or the request is refused with a
+// *ConfigError that does not show the secret.
+func FuzzClientAssertion(f *testing.F) {
+	f.Add("client-1", "s3cret", "https://auth.example.com", "")
+	f.Add(`a"b\c`, "k", "", "https://as.example/token")
+	f.Add("ünï\u2028code", "\x00", "https://x", "aud with spaces")
+	f.Add("\xff", "s", "", "")
+	f.Add("c", "", "", "")
+	f.Fuzz(func(t *testing.T, clientID, secret, issuer, aud string) {
+		if len(clientID)+len(secret)+len(issuer)+len(aud) > 600 {
+			return
+		}
+		var opts []refresh.AssertionOption
+		if aud != "" {
+			opts = append(opts, refresh.WithAudience(aud))
+		}
+		c := &refresh.Client{TokenURL: authTokenURL, Issuer: issuer, Auth: refresh.ClientSecretJWT(clientID, secret, opts...)}
+		req, err := c.NewRequest(t.Context(), "rt-1")
+		if err != nil {
+			var ce *refresh.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("NewRequest = %v, want a *ConfigError", err)
+			}
+			if len(secret) >= 6 && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+			return
+		}
+		form, err := url.ParseQuery(readBody(t, req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, claims := decodeJWS(t, form.Get("client_assertion"), verifyHS256(secret))
+		want := aud
+		if want == "" {
+			want = issuer
+		}
+		if want == "" {
+			want = authTokenURL
+		}
+		if claims["iss"] != clientID || claims["sub"] != clientID || claims["aud"] != want || form.Get("client_id") != clientID {
+			t.Errorf("iss %q sub %q aud %q client_id %q; want %q and aud %q", claims["iss"], claims["sub"], claims["aud"], form.Get("client_id"), clientID, want)
+		}
+	})
+}

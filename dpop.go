@@ -169,8 +169,8 @@ func (d *DPoP) proof(method string, u *url.URL, nonce, accessToken string, now t
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s) // rare: a string that needs escapes
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: a string that needs escapes, or not ASCII
 			return append(b, q...)
 		}
 	}

@@ -58,6 +58,7 @@ echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
+go test -run='^$' -fuzz='^FuzzClientAssertion$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzParseJWS$' -fuzztime="$FUZZTIME" ./refreshtest
 
 echo "== all checks passed"
