@@ -448,3 +448,30 @@ func TestTransportDPoPRejectedToken(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
+
+// TestTransportDPoPNonceNeverLoops has a resource that asks for a new nonce on
+// every request: Transport replays once, then returns the 401.
+func TestTransportDPoPNonceNeverLoops(t *testing.T) {
+	d := newTestDPoP(t)
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		w.Header().Set("DPoP-Nonce", fmt.Sprint("nonce-", n))
+		mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `DPoP error="use_dpop_nonce"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	src := refresh.NewSource(&refresh.Client{TokenURL: srv.URL + tokenPath, DPoP: d},
+		&refresh.Tokens{AccessToken: "at-1", TokenType: "DPoP", ExpiresAt: time.Now().Add(time.Hour)})
+	resp, err := (&http.Client{Transport: &refresh.Transport{Source: src}}).Get(srv.URL + "/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || n != 2 {
+		t.Errorf("status %d after %d requests, want 401 after 2", resp.StatusCode, n)
+	}
+}
