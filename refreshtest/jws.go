@@ -57,6 +57,7 @@ type jwtClaims struct {
 // audience is "aud": one string or an array of them (RFC 7519 §4.1.3).
 type audience []string
 
+// UnmarshalJSON reads a string or an array of strings.
 func (a *audience) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
