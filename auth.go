@@ -40,6 +40,10 @@ type AuthRequest struct {
 	// ([Client.Revoke]) goes to Client.RevocationURL with the same TokenURL
 	// here, or with RevocationURL when TokenURL is empty.
 	TokenURL string
+	// Issuer is the authorization server's issuer identifier (Client.Issuer),
+	// or empty: the audience a client assertion should name when it is set
+	// (draft-ietf-oauth-rfc7523bis).
+	Issuer string
 	// Time is the client's clock when the request was built.
 	Time time.Time
 	// Header holds the request's headers; Basic authentication sets
@@ -90,7 +94,7 @@ func (r AuthRequest) describe() (string, []printField) {
 		{"Time", r.Time},
 		{"Header", r.headerNames()},
 		{"Params", r.paramNames()},
-	}
+	}.with(r.Issuer != "", "Issuer", r.Issuer)
 }
 
 // String describes r without a secret: the token endpoint without its query, the

@@ -51,6 +51,17 @@ type Client struct {
 	// The Client never modifies it.
 	HTTPClient *http.Client
 
+	// Issuer is the authorization server's issuer identifier (RFC 8414), such
+	// as "https://auth.example.com". When set, it is the audience of the client
+	// assertions that PrivateKeyJWT and ClientSecretJWT build, as
+	// draft-ietf-oauth-rfc7523bis requires; empty means TokenURL.
+	Issuer string
+
+	// DPoP, when set, adds a DPoP proof (RFC 9449) to every token request, and
+	// lets Transport send the DPoP-bound access tokens the server issues. Nil
+	// sends no proof.
+	DPoP *DPoP
+
 	// UserAgent is sent as User-Agent. Empty means DefaultUserAgent.
 	UserAgent string
 
@@ -272,6 +283,8 @@ func (c Client) describe() (string, []printField) {
 		{"Auth", authValue(c.Auth)},
 	}.
 		with(c.RevocationURL != "", "RevocationURL", redactURL(c.RevocationURL)).
+		with(c.Issuer != "", "Issuer", c.Issuer).
+		with(c.DPoP != nil, "DPoP", c.DPoP).
 		with(c.HTTPClient != nil, "HTTPClient", set).
 		with(c.UserAgent != "", "UserAgent", c.UserAgent).
 		with(c.MaxResponseBytes != 0, "MaxResponseBytes", c.MaxResponseBytes).
@@ -311,21 +324,28 @@ func (c *Client) attempt(ctx context.Context, x exchange, a *RetryAttempt) (*Tok
 	if a != nil && c != nil && ctx != nil {
 		ctx, tr = c.traced(ctx)
 	}
-	req, err := x.build(ctx)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		if a != nil {
-			a.NotSent = notSent(err, tr)
+	// With DPoP, a use_dpop_nonce answer that gives a new nonce is tried once
+	// more, with a request built anew; never twice.
+	for retried := false; ; retried = true {
+		req, err := x.build(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		resp, err := c.send(req)
+		if err != nil {
+			if a != nil {
+				a.NotSent = notSent(err, tr)
+			}
+			return nil, err
+		}
+		if a != nil {
+			a.StatusCode, a.Header = resp.StatusCode, resp.Header
+		}
+		t, err := x.parse(resp)
+		if !c.DPoP.retryWithNonce(req, resp.Header, err) || retried {
+			return t, err
+		}
 	}
-	if a != nil {
-		a.StatusCode, a.Header = resp.StatusCode, resp.Header
-	}
-	return x.parse(resp)
 }
 
 // sleep waits for d or until ctx ends, and then returns ctx's cause.

@@ -278,8 +278,7 @@ func (m *Metadata) NewClient(auth Auth) (*Client, error) {
 	if m.TokenEndpoint == "" {
 		return nil, &ConfigError{Field: "Metadata.TokenEndpoint", Reason: "empty: the server publishes no token_endpoint"}
 	}
-	c := &Client{TokenURL: m.TokenEndpoint, RevocationURL: m.RevocationEndpoint, Auth: auth}
-	// TODO(lead): set c.Issuer = m.Issuer once Client.Issuer (issue 14) lands.
+	c := &Client{TokenURL: m.TokenEndpoint, RevocationURL: m.RevocationEndpoint, Issuer: m.Issuer, Auth: auth}
 	namer, ok := auth.(authMethodNamer)
 	if !ok {
 		return c, nil

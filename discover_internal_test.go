@@ -1,6 +1,8 @@
 package refresh
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -8,13 +10,14 @@ import (
 	"testing"
 )
 
-// tlsAuth stands for an Auth that authenticates with a TLS client
-// certificate (RFC 8705), as issue 14's TLSClientAuth does: it names its
-// method through the same unexported method as the Auths of this package.
-type tlsAuth struct{ method string }
+// fakeTLSAuth stands for an Auth that authenticates with a TLS client
+// certificate (RFC 8705) under either method name, self_signed_tls_client_auth
+// included, which the package has no Auth for: it names its method through the
+// same unexported method as the Auths of this package.
+type fakeTLSAuth struct{ method string }
 
-func (a tlsAuth) Authenticate(r *AuthRequest) error { return r.SetParam("client_id", "id") }
-func (a tlsAuth) endpointAuthMethod() string        { return a.method }
+func (a fakeTLSAuth) Authenticate(r *AuthRequest) error { return r.SetParam("client_id", "id") }
+func (a fakeTLSAuth) endpointAuthMethod() string        { return a.method }
 
 func TestNewClientPicksTheMTLSAliases(t *testing.T) {
 	md := &Metadata{
@@ -38,18 +41,20 @@ func TestNewClientPicksTheMTLSAliases(t *testing.T) {
 		wantToken, wantRevoke   string
 		wantErrAboutBothMethods bool
 	}{
-		{"tls_client_auth uses both aliases", md, tlsAuth{"tls_client_auth"},
+		{"tls_client_auth uses both aliases", md, fakeTLSAuth{"tls_client_auth"},
 			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
-		{"self_signed_tls_client_auth uses both aliases", md, tlsAuth{"self_signed_tls_client_auth"},
+		{"self_signed_tls_client_auth uses both aliases", md, fakeTLSAuth{"self_signed_tls_client_auth"},
 			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
-		{"an endpoint without an alias stays", &onlyToken, tlsAuth{"tls_client_auth"},
+		{"an endpoint without an alias stays", &onlyToken, fakeTLSAuth{"tls_client_auth"},
 			"https://mtls.auth.example.com/token", "https://auth.example.com/revoke", false},
-		{"no aliases: the endpoints themselves", &noAliases, tlsAuth{"tls_client_auth"},
+		{"no aliases: the endpoints themselves", &noAliases, fakeTLSAuth{"tls_client_auth"},
 			"https://auth.example.com/token", "https://auth.example.com/revoke", false},
+		{"TLSClientAuth uses both aliases", md, TLSClientAuth("id"),
+			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
 		{"a secret method never uses the aliases", md, ClientSecretBasic("id", "s"),
 			"https://auth.example.com/token", "https://auth.example.com/revoke", false},
 		{"a TLS method the server does not list", &Metadata{TokenEndpoint: "https://a/token", TokenEndpointAuthMethodsSupported: []string{"private_key_jwt"}},
-			tlsAuth{"tls_client_auth"}, "", "", true},
+			fakeTLSAuth{"tls_client_auth"}, "", "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := tt.md.NewClient(tt.auth)
@@ -63,15 +68,23 @@ func TestNewClientPicksTheMTLSAliases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewClient: %v", err)
 			}
-			if c.TokenURL != tt.wantToken || c.RevocationURL != tt.wantRevoke {
-				t.Errorf("TokenURL, RevocationURL = %q, %q; want %q, %q", c.TokenURL, c.RevocationURL, tt.wantToken, tt.wantRevoke)
+			if c.TokenURL != tt.wantToken || c.RevocationURL != tt.wantRevoke || c.Issuer != tt.md.Issuer {
+				t.Errorf("TokenURL, RevocationURL, Issuer = %q, %q, %q; want %q, %q, %q",
+					c.TokenURL, c.RevocationURL, c.Issuer, tt.wantToken, tt.wantRevoke, tt.md.Issuer)
 			}
 		})
 	}
 }
 
 func TestBuiltInAuthsNameTheirMethod(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for auth, want := range map[Auth]string{
+		PrivateKeyJWT("id", key):        "private_key_jwt",
+		ClientSecretJWT("id", "s"):      "client_secret_jwt",
+		TLSClientAuth("id"):             "tls_client_auth",
 		ClientSecretBasic("id", "s"):    "client_secret_basic",
 		ClientSecretBasicRaw("id", "s"): "client_secret_basic",
 		ClientSecretPost("id", "s"):     "client_secret_post",

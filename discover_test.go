@@ -460,7 +460,8 @@ func TestMetadataNewClient(t *testing.T) {
 				t.Fatalf("NewClient: %v", err)
 			}
 			// The mTLS alias is for TLS client authentication only.
-			want := &refresh.Client{TokenURL: base.TokenEndpoint, RevocationURL: base.RevocationEndpoint, Auth: tt.auth}
+			// Issuer is the assertion audience of RFC 7523bis.
+			want := &refresh.Client{TokenURL: base.TokenEndpoint, RevocationURL: base.RevocationEndpoint, Issuer: base.Issuer, Auth: tt.auth}
 			if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b refresh.Auth) bool { return fmt.Sprintf("%T %v", a, a) == fmt.Sprintf("%T %v", b, b) })); diff != "" {
 				t.Errorf("Client (-want +got):\n%s", diff)
 			}

@@ -15,6 +15,14 @@
 // response (a proxy's HTML page, a missing access_token). A [*ConfigError] means
 // nothing was sent. Anything else is the transport's error, wrapped.
 //
+// For servers that take no shared secret, [PrivateKeyJWT] and [ClientSecretJWT]
+// sign a new client assertion (RFC 7523) for every request, with any
+// crypto.Signer (a KMS or HSM key included), and [TLSClientAuth] leaves the
+// authentication to the TLS client certificate of Client.HTTPClient (RFC 8705).
+// Client.DPoP, made with [NewDPoP], adds a DPoP proof (RFC 9449) to every token
+// request and lets Transport send the DPoP-bound tokens it gets, learning the
+// servers' nonces as it goes.
+//
 // The two halves are usable on their own: [Client.NewRequest] builds the request,
 // [Client.ParseResponse] reads any token endpoint's answer, lenient where real
 // providers differ (string numbers, scope arrays, form bodies) and strict where a

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -33,13 +34,14 @@ import (
 // The secrets of these tests: each is distinctive, and made of letters, digits
 // and '-' only, so that form-encoding leaves it as it is.
 const (
-	secretAccess  = "AT-SECRET-7f3a9c1d"    // an access token the server issued
-	secretRefresh = "RT-SECRET-b81d44e2"    // a refresh token the server issued
-	secretID      = "IDT-SECRET-c09e21aa"   // an ID token the server issued
-	secretSent    = "RT-SENT-SECRET-0a1b2c" // the refresh token sent
-	secretClient  = "CS-SECRET-5e6f7081"    // the client secret
-	secretQuery   = "Q-SECRET-91ab33"       // a private value in TokenURL's query
-	secretKey     = "KEY-SECRET-d4c3b2a1"   // a key in a user's own Auth
+	secretAccess  = "AT-SECRET-7f3a9c1d"               // an access token the server issued
+	secretRefresh = "RT-SECRET-b81d44e2"               // a refresh token the server issued
+	secretID      = "IDT-SECRET-c09e21aa"              // an ID token the server issued
+	secretSent    = "RT-SENT-SECRET-0a1b2c"            // the refresh token sent
+	secretClient  = "CS-SECRET-5e6f7081"               // the client secret
+	secretQuery   = "Q-SECRET-91ab33"                  // a private value in TokenURL's query
+	secretKey     = "KEY-SECRET-d4c3b2a1"              // a key in a user's own Auth
+	secretSeed    = "ED25519-SEED-SECRET-0123456789ab" // the seed of the private key of PrivateKeyJWT and DPoP (32 bytes)
 	redactID      = "client-1"
 )
 
@@ -50,7 +52,7 @@ var basicSent = "Basic " + base64.StdEncoding.EncodeToString([]byte(redactID+":"
 // forbiddenInText lists what no text may show: the secrets, and the Basic
 // credentials they make.
 var forbiddenInText = []string{
-	secretAccess, secretRefresh, secretID, secretSent, secretClient, secretQuery, secretKey,
+	secretAccess, secretRefresh, secretID, secretSent, secretClient, secretQuery, secretKey, secretSeed,
 	strings.TrimPrefix(basicSent, "Basic "),
 }
 
@@ -65,6 +67,9 @@ func showsSecret(text string) string {
 	}
 	return ""
 }
+
+// seedKey is the private key of PrivateKeyJWT and DPoP in these tests.
+var seedKey = ed25519.NewKeyFromSeed([]byte(secretSeed))
 
 // keyAuth is a user's own Auth whose field holds a key, and that has no String.
 type keyAuth struct{ Key string }
@@ -131,6 +136,9 @@ func redactCases(t *testing.T) []redactCase {
 		{"ClientSecretBasicRaw", refresh.ClientSecretBasicRaw(redactID, secretClient)},
 		{"ClientSecretPost", refresh.ClientSecretPost(redactID, secretClient)},
 		{"PublicClient", refresh.PublicClient(redactID)},
+		{"PrivateKeyJWT", refresh.PrivateKeyJWT(redactID, seedKey, refresh.WithKeyID("k1"), refresh.WithAudience(redactTokenURL+"?key="+secretQuery))},
+		{"ClientSecretJWT", refresh.ClientSecretJWT(redactID, secretClient, refresh.WithExplicitTyp())},
+		{"TLSClientAuth", refresh.TLSClientAuth(redactID)},
 		{"a user's Auth with a key field", keyAuth{Key: secretKey}},
 	}
 	tokens := refresh.Tokens{
@@ -143,6 +151,11 @@ func redactCases(t *testing.T) []redactCase {
 		IssuedAt:     t0,
 	}
 	basic := &refresh.Client{TokenURL: redactTokenURL + "?key=" + secretQuery, Auth: auths[0].auth}
+	dpop, err := refresh.NewDPoP(seedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dpopErr := refresh.NewDPoP(nil)
 	store := refresh.NewMemoryStore(&tokens)
 	src := refresh.NewSource(basic, &tokens, refresh.WithStore(store))
 	lease, err := refresh.NewMemoryStore(&tokens).Acquire(t.Context(), time.Hour)
@@ -165,6 +178,10 @@ func redactCases(t *testing.T) []redactCase {
 		{name: "a *Transport", value: &refresh.Transport{Source: src}},
 		{name: "a Transport value", value: refresh.Transport{Source: src}},
 		{name: "a SourceOption", value: refresh.WithStore(store)},
+		{name: "a *DPoP", value: dpop},
+		{name: "a *Client with DPoP and an Issuer", value: &refresh.Client{TokenURL: redactTokenURL, Issuer: "https://auth.example.com", DPoP: dpop, Auth: auths[4].auth}},
+		{name: "an AssertionOption", value: refresh.WithAudience(redactTokenURL + "?key=" + secretQuery)},
+		{name: "the *ConfigError of NewDPoP without a key", value: mustErrorAs[*refresh.ConfigError](t, "NewDPoP", dpopErr)},
 		{name: "a RequestOption that holds the client secret", value: refresh.WithParam("audience", secretClient)},
 		{name: "a StoreFunc", value: refresh.StoreFunc(func(context.Context, *refresh.Tokens) error { return nil })},
 		{name: "an ErrorCode", value: refresh.ErrInvalidGrant},

@@ -124,6 +124,9 @@ type requestInfo struct {
 	clientID      string // the client ID and secret Auth sent, if it is a method this package knows
 	clientSecret  string
 	authorization string // the Authorization header Auth set
+	assertion     string // the client_assertion Auth set
+	proof         string // the DPoP proof (RFC 9449) the request carries
+	dpopNonce     string // the DPoP nonce the proof carries
 	sent          time.Time
 }
 
@@ -132,7 +135,7 @@ type requestInfo struct {
 // path-escaped, and base64-encoded, and the Basic credentials they make.
 func (info *requestInfo) redact(s string) string {
 	var forms []string
-	for _, secret := range [...]string{info.refreshToken, info.clientSecret} {
+	for _, secret := range [...]string{info.refreshToken, info.clientSecret, info.assertion, info.proof} {
 		if secret != "" {
 			// The unpadded base64 forms are prefixes of the padded ones.
 			forms = append(forms, secret, url.QueryEscape(secret), url.PathEscape(secret),
@@ -225,7 +228,7 @@ func (c *Client) newFormRequest(ctx context.Context, endpointField, endpoint, to
 
 	// The audience of a client assertion is the token endpoint, for a
 	// revocation too; the revocation endpoint stands in when there is none.
-	ar := &AuthRequest{TokenURL: cmp.Or(c.TokenURL, endpoint), Time: now, Header: req.Header}
+	ar := &AuthRequest{TokenURL: cmp.Or(c.TokenURL, endpoint), Issuer: c.Issuer, Time: now, Header: req.Header}
 	if c.Auth != nil {
 		if err := c.Auth.Authenticate(ar); err != nil {
 			var ce *ConfigError
@@ -247,11 +250,19 @@ func (c *Client) newFormRequest(ctx context.Context, endpointField, endpoint, to
 		}
 		if ca, ok := c.Auth.(*clientAuth); ok {
 			info.clientID, info.clientSecret = ca.clientID, ca.secret
+		} else if aa, ok := c.Auth.(*assertionAuth); ok {
+			info.clientID, info.clientSecret = aa.clientID, aa.secret
 		} else {
 			info.clientID, _ = ar.param("client_id")
 			info.clientSecret, _ = ar.param("client_secret")
 		}
 		info.authorization = req.Header.Get("Authorization")
+		info.assertion, _ = ar.param("client_assertion")
+	}
+	if c.DPoP != nil {
+		if err := c.DPoP.tokenProof(req, info, now); err != nil {
+			return nil, err
+		}
 	}
 
 	body := formBody(own, o.params, ar.params)

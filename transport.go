@@ -10,9 +10,10 @@ import (
 // Transport is an [http.RoundTripper] that sends each request with
 // "Authorization: Bearer <access token>" from its [Source], refreshing the token
 // as the Source decides. Any token type but DPoP is sent as Bearer (providers
-// spell it "bearer", leave it out or send odd values); a DPoP token (RFC 9449) is
-// refused with a [*ConfigError], since it needs a proof with every request, which
-// Transport does not make. Put it in an [http.Client]:
+// spell it "bearer", leave it out or send odd values). A DPoP token (RFC 9449) is
+// sent as "Authorization: DPoP <token>" with a proof made by the Source's
+// Client.DPoP, and replayed once when the server asks for a new nonce; without a
+// Client.DPoP it is refused with a [*ConfigError]. Put it in an [http.Client]:
 //
 //	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
 //
@@ -55,7 +56,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c, err := t.Source.state(req.Context())
 	if err == nil && c.dpop {
-		err = &ConfigError{Field: "TokenType", Reason: "DPoP-bound tokens need a proof with every request (RFC 9449), which Transport does not make"}
+		return t.roundTripDPoP(req, base, c) // dpop.go
 	}
 	if err != nil {
 		closeBody(req)

@@ -45,6 +45,7 @@ var fosGranted = []string{"offline_access", "read", "write"}
 // and a protected resource that checks access tokens through fosite's
 // introspection, on one httptest server on 127.0.0.1.
 type fosServer struct {
+	cfg      *fosite.Config // TokenURL is the audience fosite wants in client assertions
 	provider fosite.OAuth2Provider
 	store    *storage.MemoryStore
 	strategy *oauth2.HMACSHAStrategy
@@ -93,7 +94,7 @@ func fosNewServer(t *testing.T) *fosServer {
 	}
 	cfg.ClientSecretsHasher = &fosite.BCrypt{Config: cfg}
 
-	s := &fosServer{store: storage.NewMemoryStore(), strategy: compose.NewOAuth2HMACStrategy(cfg)}
+	s := &fosServer{cfg: cfg, store: storage.NewMemoryStore(), strategy: compose.NewOAuth2HMACStrategy(cfg)}
 	s.provider = compose.Compose(cfg, s.store, s.strategy,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
@@ -139,6 +140,7 @@ func fosNewServer(t *testing.T) *fosServer {
 	t.Cleanup(s.srv.Close)
 	s.tokenURL = s.srv.URL + "/token"
 	s.resourceURL = s.srv.URL + "/resource"
+	cfg.TokenURL = s.tokenURL
 	return s
 }
 

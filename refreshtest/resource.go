@@ -15,6 +15,9 @@ type TokenInfo struct {
 	ClientID  string
 	Scopes    []string
 	ExpiresAt time.Time // zero when the token does not expire
+	// JKT is the RFC 7638 thumbprint of the key a DPoP-bound token is bound to
+	// (its cnf.jkt, RFC 9449 §6), or empty for a Bearer token.
+	JKT string
 }
 
 type tokenInfoKey struct{}
@@ -43,32 +46,44 @@ func (s *Server) Resource(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		tok = strings.TrimSpace(tok)
+		if strings.EqualFold(scheme, "DPoP") && tok != "" {
+			s.serveDPoP(w, r, tok, next) // dpop.go
+			return
+		}
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			unauthorized(w, `Bearer realm="refreshtest"`)
 			return
 		}
 		s.mu.Lock()
-		t, ok := s.access[tok]
-		var reason string
-		switch {
-		case !ok:
-			reason = "the access token is unknown"
-		case t.revoked || t.g.revoked:
-			reason = "the access token was revoked"
-		case expired(t.expiresAt, s.now()):
-			reason = "the access token expired"
-		}
-		var ti TokenInfo
-		if reason == "" {
-			ti = TokenInfo{ClientID: t.g.clientID, Scopes: slices.Clone(t.scopes), ExpiresAt: t.expiresAt}
+		ti, reason := s.accessLocked(tok)
+		if reason == "" && ti.JKT != "" {
+			reason = "the access token is DPoP-bound: send it with a proof (RFC 9449 §7)"
 		}
 		s.mu.Unlock()
 		if reason != "" {
 			unauthorized(w, `Bearer realm="refreshtest", error="invalid_token", error_description="`+reason+`"`)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenInfoKey{}, ti)))
+		next.ServeHTTP(w, r.WithContext(withTokenInfo(r.Context(), ti)))
 	})
+}
+
+// accessLocked describes an access token, or says why it is not valid now.
+func (s *Server) accessLocked(tok string) (TokenInfo, string) {
+	t, ok := s.access[tok]
+	switch {
+	case !ok:
+		return TokenInfo{}, "the access token is unknown"
+	case t.revoked || t.g.revoked:
+		return TokenInfo{}, "the access token was revoked"
+	case expired(t.expiresAt, s.now()):
+		return TokenInfo{}, "the access token expired"
+	}
+	return TokenInfo{ClientID: t.g.clientID, Scopes: slices.Clone(t.scopes), ExpiresAt: t.expiresAt, JKT: s.dpop.boundAccess[tok]}, ""
+}
+
+func withTokenInfo(ctx context.Context, ti TokenInfo) context.Context {
+	return context.WithValue(ctx, tokenInfoKey{}, ti)
 }
 
 func unauthorized(w http.ResponseWriter, challenge string) {

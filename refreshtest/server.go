@@ -5,7 +5,8 @@
 // endpoint ([Server.TokenURL]) that answers refresh_token grants (RFC 6749 §6)
 // for registered clients ([Client], with any of the client authentication
 // methods [AuthClientSecretBasic], [AuthClientSecretBasicRaw],
-// [AuthClientSecretPost] and [AuthNone]), and a protected resource
+// [AuthClientSecretPost], [AuthNone], and the signed assertions
+// [AuthPrivateKeyJWT] and [AuthClientSecretJWT]), and a protected resource
 // ([Server.ResourceURL], or [Server.Resource] around a handler of your own) that
 // accepts the access tokens it issued and answers 401 with
 // `WWW-Authenticate: Bearer error="invalid_token"` for expired, revoked or
@@ -27,7 +28,11 @@
 //     [Clock], or with testing/synctest;
 //   - it checks the request strictly: POST, a form body, no repeated
 //     parameter, one client authentication method, the method the client was
-//     registered with.
+//     registered with; a client assertion's signature, aud, exp and jti
+//     (replays are refused);
+//   - it takes DPoP proofs (RFC 9449) at the token endpoint and the resource,
+//     binds the tokens it issues to the proof's key, and requires nonces that
+//     rotate when asked to ([WithDPoPNonces]).
 //
 // Every token request is recorded ([Server.Requests]) with its form and the
 // client credentials as the server decoded them, so a test can compare them.
@@ -49,6 +54,7 @@ package refreshtest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,10 +96,13 @@ const (
 // Client is a client registered with a [Server].
 type Client struct {
 	ID     string
-	Secret string // ignored for AuthNone
+	Secret string // ignored for AuthNone; the HS256 key for AuthClientSecretJWT
 	// Method is how the client must authenticate; the server answers
 	// invalid_client to any other. Empty means AuthClientSecretBasic.
 	Method AuthMethod
+	// PublicKey verifies the assertions of an AuthPrivateKeyJWT client: an
+	// *ecdsa.PublicKey, an *rsa.PublicKey or an ed25519.PublicKey.
+	PublicKey crypto.PublicKey
 }
 
 // String describes c without its secret.
@@ -162,6 +171,7 @@ type options struct {
 	accessLifetime  time.Duration
 	refreshLifetime time.Duration
 	now             func() time.Time
+	dpopNonceEvery  int // dpop.go
 }
 
 // WithClient registers a client. It may be given many times; a later
@@ -247,7 +257,9 @@ type Server struct {
 	refresh  map[string]*refreshToken
 	access   map[string]*accessToken
 
-	revocations []Request // requests to RevocationPath, under mu
+	revocations []Request      // requests to RevocationPath, under mu
+	assertions  assertionState // assertion.go
+	dpop        dpopState      // dpop.go
 }
 
 // NewServer starts a Server with the given options. The caller must call Close

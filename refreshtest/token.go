@@ -36,9 +36,14 @@ type Request struct {
 	// AuthMethod is the client authentication method the request used, as the
 	// server saw it: Basic credentials are AuthClientSecretBasic unless they
 	// matched a client registered with AuthClientSecretBasicRaw; a
-	// client_secret in the form is AuthClientSecretPost; a client_id alone is
-	// AuthNone. Empty when the request carried no client credentials.
+	// client_secret in the form is AuthClientSecretPost; a client_assertion is
+	// AuthClientSecretJWT when signed with HS256 and AuthPrivateKeyJWT
+	// otherwise; a client_id alone is AuthNone. Empty when the request carried
+	// no client credentials.
 	AuthMethod AuthMethod
+	// DPoPJKT is the RFC 7638 thumbprint of the key of the request's DPoP
+	// proof (RFC 9449) when its signature verified, or empty.
+	DPoPJKT string
 	// ClientID and ClientSecret are the credentials the request carried,
 	// decoded: Basic credentials are form-decoded (RFC 6749 §2.3.1) unless
 	// AuthMethod is AuthClientSecretBasicRaw.
@@ -136,7 +141,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.authenticateLocked(r, &rec, form) // only to record the credentials
 	}
 	s.requests = append(s.requests, rec)
+	nonce := s.nonceLocked()
 	s.mu.Unlock()
+	if nonce != "" {
+		w.Header().Set("DPoP-Nonce", nonce)
+	}
 
 	s.sleep(r.Context(), quirks.Latency)
 	if fault != nil {
@@ -190,6 +199,10 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 	if authErr != nil {
 		return nil, authErr
 	}
+	jkt, proofErr := s.tokenProofLocked(r, rec) // dpop.go
+	if proofErr != nil {
+		return nil, proofErr
+	}
 	if gt := form.Get("grant_type"); gt != "refresh_token" {
 		if gt == "" {
 			return nil, errInvalidRequest("grant_type is missing")
@@ -224,6 +237,9 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 	if expired(t.expiresAt, now) {
 		return nil, errInvalidGrant("the refresh token expired")
 	}
+	if err := s.checkBoundLocked(old, jkt); err != nil {
+		return nil, err
+	}
 	scopes := t.g.scopes
 	if asked := strings.Fields(form.Get("scope")); len(asked) > 0 { // an empty scope asks for none in particular
 		scopes = asked
@@ -237,7 +253,7 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 	at := s.newAccessLocked(t.g, slices.Clone(scopes), now)
 	fields := []field{
 		{"access_token", at},
-		{"token_type", cmp.Or(s.quirks.TokenType, "Bearer")},
+		{"token_type", cmp.Or(s.quirks.TokenType, tokenType(jkt))},
 	}
 	if s.accessLifetime > 0 {
 		fields = append(fields, field{"expires_in", int64(s.accessLifetime / time.Second)})
@@ -252,6 +268,7 @@ func (s *Server) handleLocked(r *http.Request, rec *Request, form url.Values, ba
 	case s.rotation == EchoRefreshTokens:
 		next = old
 	}
+	s.bindLocked(jkt, at, cmp.Or(next, old), c.method() == AuthNone) // a kept refresh token is bound too
 	if next != "" {
 		fields = append(fields, field{"refresh_token", next})
 		if exp := s.refresh[next].expiresAt; !exp.IsZero() {
@@ -286,8 +303,8 @@ func (s *Server) authenticateLocked(r *http.Request, rec *Request, form url.Valu
 		if err1 == nil && err2 == nil {
 			rec.ClientID, rec.ClientSecret = id, secret
 		}
-		if form.Has("client_secret") {
-			return Client{}, errInvalidRequest("more than one client authentication method: Basic and client_secret")
+		if form.Has("client_secret") || form.Has("client_assertion") {
+			return Client{}, errInvalidRequest("more than one client authentication method: Basic and a credential in the body")
 		}
 		switch {
 		case err1 != nil || err2 != nil:
@@ -303,6 +320,9 @@ func (s *Server) authenticateLocked(r *http.Request, rec *Request, form url.Valu
 			return Client{}, errInvalidRequest("client_id in the body differs from the Basic credentials")
 		}
 		return c, nil
+	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return s.assertionClientLocked(rec, form) // assertion.go
 	}
 	id := form.Get("client_id")
 	rec.ClientID = id

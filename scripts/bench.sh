@@ -42,6 +42,7 @@ run hotpath.txt bench -bench='^BenchmarkTransportHotPath$' -cpu=1,2
 run herd.txt bench -bench='^(BenchmarkHerd|BenchmarkHerdFailing)$' -benchtime=20x
 run sources.txt bench -bench='^BenchmarkManySources$' -benchtime=3x
 run concurrent.txt bench -bench='^BenchmarkConcurrentRefresh$' -benchtime=3000x
+run dpop.txt bench -bench='^(BenchmarkDPoPTransport|BenchmarkAssertion)$' -benchtime=3000x
 
 stat() { "$root/.bin/benchstat" "$@"; }
 echo
@@ -64,4 +65,10 @@ stat -col /gomaxprocs "$OUT/hotpath.txt"
 echo
 echo "== hotpath with GOGC=2000: 1 against 2 procs"
 stat -col /gomaxprocs "$OUT/hotpath-gogc2000.txt"
+echo
+echo "== DPoP: the Bearer path, one bare Sign and the DPoP path, per alg (target: dpop <= 1.2 x (sign + bearer))"
+stat -col '/path@(bearer sign dpop)' -filter '.name:DPoPTransport' "$OUT/dpop.txt"
+echo
+echo "== client assertions: a request built with each method"
+stat -filter '.name:Assertion' "$OUT/dpop.txt"
 echo "== finished $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -65,5 +65,7 @@ go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
 (cd redisstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
 go test -run='^$' -fuzz='^FuzzParseMetadata$' -fuzztime="$FUZZTIME" .
+go test -run='^$' -fuzz='^FuzzClientAssertion$' -fuzztime="$FUZZTIME" .
+go test -run='^$' -fuzz='^FuzzParseJWS$' -fuzztime="$FUZZTIME" ./refreshtest
 
 echo "== all checks passed"

@@ -3,11 +3,25 @@
 // production setup: in-memory storage, development signing keys, plain http.
 //
 //	node server.mjs [--rotate=on|off] [--access-ttl=SECONDS] [--refresh-ttl=SECONDS]
+//	                [--extra-clients=FILE] [--dpop-nonce=on|off]
+//	                [--tls-cert=FILE --tls-key=FILE --tls-ca=FILE]
 //
 // --rotate sets oidc-provider's rotateRefreshToken for every client: on (the
 // default here) issues a new refresh token on each refresh and consumes the old
 // one; off keeps the refresh token (the same value comes back). The TTLs are those
 // of access tokens (default 60) and refresh tokens (default 3600).
+//
+// --extra-clients names a JSON file of more clients, {"name": metadata, ...}, in
+// oidc-provider's client metadata: private_key_jwt clients with their public
+// "jwks", client_secret_jwt clients, clients with dpop_bound_access_tokens. The
+// ready line lists them with the others. DPoP (RFC 9449) is always enabled;
+// --dpop-nonce=on makes every proof need a server nonce.
+//
+// --tls-cert, --tls-key and --tls-ca (PEM files) make it listen with https and
+// ask for client certificates signed by the CA, with mutual-TLS client
+// authentication (RFC 8705 tls_client_auth, matched on the subject DN) and
+// certificate-bound access tokens, which the resource checks against the
+// certificate its caller presents.
 //
 // It listens on an ephemeral port and prints one JSON line to stdout once it is
 // ready:
@@ -27,7 +41,8 @@
 //	    A Grant for the scope and a refresh token in that grant, stored where a
 //	    completed authorization-code flow with consent for offline_access leaves
 //	    them. "expired":true stores a refresh token whose exp has passed (kept in
-//	    storage, as a database that has not yet purged it would).
+//	    storage, as a database that has not yet purged it would). "jkt" binds
+//	    it to a DPoP key's thumbprint, as a public client's DPoP sign-in does.
 //	{"id":2,"op":"events"}
 //	  → {"id":2,"events":[{"name":"grant.error","error":"invalid_grant",
 //	     "detail":"refresh token already used","client_id":"…",
@@ -41,7 +56,10 @@
 // 200 with the token's client_id and scope for a valid Bearer access token, and
 // 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise.
 
+import { hash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTLSServer } from 'node:https';
 import { createInterface } from 'node:readline';
 import process from 'node:process';
 
@@ -66,6 +84,10 @@ if (rotateFlag !== 'on' && rotateFlag !== 'off') {
   throw new Error('--rotate must be on or off');
 }
 const rotate = rotateFlag === 'on';
+const dpopNonceFlag = flag('dpop-nonce', 'off');
+if (dpopNonceFlag !== 'on' && dpopNonceFlag !== 'off') {
+  throw new Error('--dpop-nonce must be on or off');
+}
 const accessTTL = seconds('access-ttl', 60);
 const refreshTTL = seconds('refresh-ttl', 3600);
 
@@ -90,19 +112,40 @@ const clients = {
   },
 };
 
+const extraClients = flag('extra-clients', '');
+if (extraClients !== '') {
+  Object.assign(clients, JSON.parse(readFileSync(extraClients, 'utf8')));
+}
+
 const accountId = 'interop-user';
 
 // Node closes an idle keep-alive connection after 5 s by default; a client that
 // posts on it at that moment gets a connection reset, and Go does not resend a
 // POST that it has written. Keep connections for longer than any test runs.
-const server = createServer();
+const tlsCert = flag('tls-cert', '');
+const tls = tlsCert !== '';
+const server = tls
+  ? createTLSServer({
+    cert: readFileSync(tlsCert),
+    key: readFileSync(flag('tls-key', '')),
+    ca: readFileSync(flag('tls-ca', '')),
+    requestCert: true,
+    rejectUnauthorized: false, // certificateAuthorized decides, per request
+  })
+  : createServer();
 server.keepAliveTimeout = 600_000;
 await new Promise((resolve, reject) => {
   server.once('error', reject);
   server.listen(0, '127.0.0.1', resolve);
 });
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+
+// The client certificate of a request, or undefined.
+function peerCertificate(socket) {
+  const cert = socket.getPeerX509Certificate?.();
+  return cert ?? undefined;
+}
 
 const provider = new Provider(issuer, {
   clients: Object.values(clients).map((c) => ({
@@ -113,6 +156,8 @@ const provider = new Provider(issuer, {
   })),
   scopes: ['openid', 'offline_access', 'read', 'write'],
   rotateRefreshToken: rotate,
+  clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none',
+    ...(tls ? ['tls_client_auth'] : [])],
   clockTolerance: 0,
   ttl: {
     AccessToken: accessTTL,
@@ -124,8 +169,21 @@ const provider = new Provider(issuer, {
     Session: 86400,
   },
   findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
-  // Revocation (RFC 7009) for oidc_revoke_test.go; discovery is always on.
-  features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    // Revocation (RFC 7009) for oidc_revoke_test.go; discovery is always on.
+    revocation: { enabled: true },
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonceFlag === 'on' },
+    mTLS: {
+      enabled: tls,
+      tlsClientAuth: true,
+      certificateBoundAccessTokens: true,
+      getCertificate: (ctx) => peerCertificate(ctx.socket),
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+        && peerCertificate(ctx.socket)?.subject === expected,
+    },
+  },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['interop-cookie-key-not-secret'] },
 });
@@ -155,10 +213,14 @@ provider.on('server_error', (_ctx, err) => {
 
 async function resource(req, res) {
   const [scheme, token] = (req.headers.authorization ?? '').split(' ');
-  const at = scheme?.toLowerCase() === 'bearer' && token
+  // A DPoP token is looked up too, but its proof is not checked here: the
+  // jwsverify module checks every proof Transport sends, with go-jose.
+  const at = ['bearer', 'dpop'].includes(scheme?.toLowerCase()) && token
     ? await provider.AccessToken.find(token)
     : undefined;
-  if (!at || at.isExpired) {
+  const bound = at?.['x5t#S256'];
+  const cert = bound ? peerCertificate(req.socket) : undefined;
+  if (!at || at.isExpired || (bound && (!cert || hash('sha256', cert.raw, 'base64url') !== bound))) {
     res.writeHead(401, {
       'Content-Type': 'application/json',
       'WWW-Authenticate': 'Bearer realm="interop", error="invalid_token"',
@@ -167,7 +229,7 @@ async function resource(req, res) {
     return;
   }
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({ client_id: at.clientId, scope: at.scope }));
+  res.end(JSON.stringify({ client_id: at.clientId, scope: at.scope, jkt: at.jkt }));
 }
 
 const callback = provider.callback();
@@ -183,7 +245,7 @@ server.on('request', (req, res) => {
   callback(req, res);
 });
 
-async function mint({ client: name, scope, expired }) {
+async function mint({ client: name, scope, expired, jkt }) {
   const c = clients[name];
   if (!c) {
     throw new Error(`unknown client ${JSON.stringify(name)}`);
@@ -203,6 +265,9 @@ async function mint({ client: name, scope, expired }) {
     grantId,
     gty: 'authorization_code',
     scope,
+    // A public client's sign-in with DPoP binds its refresh token to the key
+    // (RFC 9449 §5): "jkt" mints one bound so.
+    ...(jkt ? { jkt } : {}),
   });
   if (!expired) {
     return rt.save();
@@ -243,7 +308,7 @@ lines.on('line', async (line) => {
         throw new Error(`unknown op ${JSON.stringify(cmd.op)}`);
     }
   } catch (err) {
-    send({ id: cmd.id, error: String(err?.message ?? err) });
+    send({ id: cmd.id, error: [err?.message ?? err, err?.error_description].filter(Boolean).join(': ') });
   }
 });
 lines.on('close', () => {
