@@ -77,13 +77,21 @@ func (f StoreFunc) Load(context.Context) (*Tokens, error) { return nil, nil }
 // Save calls f(ctx, t).
 func (f StoreFunc) Save(ctx context.Context, t *Tokens) error { return f(ctx, t) }
 
-// MemoryStore is a [Store] in memory, for tests and for sharing tokens between
-// Sources of one process. The zero value is empty and ready to use; it is safe for
-// concurrent use. Load and Save copy the Tokens value, so later changes to a
-// loaded or saved value do not reach the store.
+// MemoryStore is a [SharedStore] in memory, for tests and for sharing tokens
+// between Sources of one process: Sources that share one MemoryStore never
+// present one refresh token twice. The zero value is empty and ready to use; it
+// is safe for concurrent use. Load and Save copy the Tokens value, so later
+// changes to a loaded or saved value do not reach the store.
+//
+// Its lease lives in the process: Acquire waits on a channel that Release
+// closes (or until the holder's TTL passes), and every write, a plain Save
+// included, increments the version that [Lease.Save] compares.
 type MemoryStore struct {
-	mu sync.Mutex
-	t  *Tokens
+	mu      sync.Mutex
+	t       *Tokens
+	version uint64        // incremented by every write
+	holder  *memoryLease  // the lease's owner, or nil; it may have lapsed
+	freed   chan struct{} // closed when holder releases; nil when nobody waits
 }
 
 // NewMemoryStore returns a MemoryStore holding a copy of t (empty when t is nil).
@@ -98,11 +106,93 @@ func (s *MemoryStore) Load(context.Context) (*Tokens, error) {
 	return copyTokens(s.t), nil
 }
 
-// Save stores a copy of t; a nil t empties the store.
+// Save stores a copy of t; a nil t empties the store. It fences out a lease
+// holder that loaded before it.
 func (s *MemoryStore) Save(_ context.Context, t *Tokens) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.t = copyTokens(t)
+	s.version++
+	return nil
+}
+
+// Acquire takes the store's lease for ttl, waiting while another owner holds it
+// until that owner releases it, its TTL passes, or ctx ends; then the error
+// wraps ctx's. A ttl that is not positive is a [*ConfigError].
+func (s *MemoryStore) Acquire(ctx context.Context, ttl time.Duration) (Lease, error) {
+	if ttl <= 0 {
+		return nil, &ConfigError{Field: "ttl", Reason: "the lease TTL must be positive"}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("refresh: MemoryStore: waiting for the lease: %w", context.Cause(ctx))
+		}
+		s.mu.Lock()
+		now := time.Now()
+		if s.holder == nil || !now.Before(s.holder.until) {
+			l := &memoryLease{s: s, until: now.Add(ttl), seen: noVersion}
+			if s.t == nil {
+				l.seen = s.version
+			}
+			s.holder = l
+			s.mu.Unlock()
+			return l, nil
+		}
+		if s.freed == nil {
+			s.freed = make(chan struct{})
+		}
+		freed, lapse := s.freed, time.NewTimer(s.holder.until.Sub(now))
+		s.mu.Unlock()
+		select {
+		case <-freed:
+		case <-lapse.C:
+		case <-ctx.Done():
+		}
+		lapse.Stop()
+	}
+}
+
+// noVersion is a lease's version before it has loaded anything, when tokens
+// were stored as it was taken: no stored version matches it.
+const noVersion = ^uint64(0)
+
+// memoryLease is a MemoryStore's lease. seen is guarded by the store's mu.
+type memoryLease struct {
+	s     *MemoryStore
+	until time.Time // its TTL passes here
+	seen  uint64    // the version its last Load saw
+}
+
+func (l *memoryLease) Load(context.Context) (*Tokens, error) {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	l.seen = l.s.version
+	return copyTokens(l.s.t), nil
+}
+
+func (l *memoryLease) Save(_ context.Context, t *Tokens) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.version != l.seen {
+		return fmt.Errorf("refresh: MemoryStore: %w", ErrVersionConflict)
+	}
+	l.s.t = copyTokens(t)
+	l.s.version++
+	l.seen = l.s.version
+	return nil
+}
+
+func (l *memoryLease) Release(context.Context) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.holder != l {
+		return nil // lapsed, and taken by another owner since
+	}
+	l.s.holder = nil
+	if l.s.freed != nil {
+		close(l.s.freed)
+		l.s.freed = nil
+	}
 	return nil
 }
 
