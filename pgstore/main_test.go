@@ -2,52 +2,82 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tokenrefresh/refresh/pgstore"
 )
 
-// server is the tests' PostgreSQL, and pool a pool on its database, in which
-// TestMain has created the default table.
+// The tests' PostgreSQL starts at the first test that needs it, and TestMain
+// stops it after the run.
 var (
-	server *pgServer
-	pool   *pgxpool.Pool
+	serverOnce sync.Once
+	server     *pgServer
+	sharedPool *pgxpool.Pool // a pool on server's database, with the default table
+	serverErr  error
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := m.Run()
+	if sharedPool != nil {
+		sharedPool.Close()
+	}
+	if server != nil {
+		server.remove()
+	}
+	os.Exit(code)
 }
 
-// run starts PostgreSQL, runs the tests and stops it. Without a server every
-// test fails: the run exits 1 and says how to install one.
-func run(m *testing.M) int {
-	var err error
-	if server, err = startServer(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: pgstore tests: cannot start PostgreSQL: %v\n%s\n", err, installHint)
-		return 1
+// testPool returns the pool on the tests' server, starting the server if it is
+// not running yet. A test that cannot start one fails and says how to install
+// PostgreSQL.
+func testPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	serverOnce.Do(func() {
+		if server, serverErr = startServer(); serverErr != nil {
+			return
+		}
+		ctx := context.Background()
+		if sharedPool, serverErr = pgxpool.New(ctx, server.ConnString()); serverErr != nil {
+			return
+		}
+		serverErr = pgstore.CreateTable(ctx, sharedPool)
+	})
+	if serverErr != nil {
+		t.Fatalf("cannot start PostgreSQL for the pgstore tests: %v\n%s", serverErr, installHint)
 	}
-	defer server.remove()
-	ctx := context.Background()
-	if pool, err = pgxpool.New(ctx, server.ConnString()); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: pgstore tests:", err)
-		return 1
-	}
-	defer pool.Close()
-	if err := pgstore.CreateTable(ctx, pool); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: pgstore tests:", err)
-		return 1
-	}
-	return m.Run()
+	return sharedPool
+}
+
+// newStore is a Store of the tests' server for a fresh grant key.
+func newStore(t testing.TB, opts ...pgstore.Option) *pgstore.Store {
+	return pgstore.New(testPool(t), newKey(t), opts...)
 }
 
 // newKey is a fresh grant key, so that each test has a row of its own.
 func newKey(t testing.TB) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return t.Name() + "/" + hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s/%x", t.Name(), b)
+}
+
+// newAEAD is an AES-256-GCM with a random key.
+func newAEAD(t testing.TB) cipher.AEAD {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aead
 }

@@ -81,7 +81,7 @@ func clipRune(s string) string {
 // WithAEAD encrypts the stored tokens with aead (AES-GCM from crypto/aes and
 // crypto/cipher, say) and stores keyID beside them, in the row's key_id column,
 // so that the key can rotate: rows sealed with another key are read with the
-// key [WithOldAEAD] gives for their ID. Each row is sealed with a fresh random
+// key [WithOldKey] gives for their ID. Give it once. Each row is sealed with a fresh random
 // nonce, and with the grant's key and the key ID as additional data, so that a
 // sealed value copied to another row does not open. keyID is not secret: it is
 // stored in the clear; it must be non-empty printable text of at most 200
@@ -89,17 +89,21 @@ func clipRune(s string) string {
 // read, and sealed on the next save.
 func WithAEAD(keyID string, aead cipher.AEAD) Option {
 	return func(c *config) {
+		if c.keyID != "" {
+			c.fail("pgstore.WithAEAD", "given twice; give older keys with WithOldKey")
+			return
+		}
 		if c.addKey("pgstore.WithAEAD", keyID, aead) {
 			c.keyID = keyID
 		}
 	}
 }
 
-// WithOldAEAD gives a key that only opens rows: those sealed under keyID before
+// WithOldKey gives a key that only opens rows: those sealed under keyID before
 // [WithAEAD] moved on to a new key. Give one for each key ID that rows may still
 // name; a row whose key ID has no key fails to load with an error naming the ID.
-func WithOldAEAD(keyID string, aead cipher.AEAD) Option {
-	return func(c *config) { c.addKey("pgstore.WithOldAEAD", keyID, aead) }
+func WithOldKey(keyID string, aead cipher.AEAD) Option {
+	return func(c *config) { c.addKey("pgstore.WithOldKey", keyID, aead) }
 }
 
 // addKey records aead under keyID, or the reason it cannot.

@@ -9,6 +9,10 @@ import (
 	"github.com/tokenrefresh/refresh"
 )
 
+// ErrUnknownKeyID is wrapped by the error of a load that found tokens sealed
+// under a key ID that neither [WithAEAD] nor [WithOldKey] gave.
+var ErrUnknownKeyID = errors.New("pgstore: no key given for this key ID")
+
 // The data column holds the Tokens storage encoding (their JSON), in the clear
 // when the row's key_id is NULL, and otherwise sealed: the AEAD's nonce, then
 // its ciphertext of the JSON, with the grant's key and the key ID as
@@ -45,7 +49,7 @@ func (c *config) open(key string, data []byte, keyID *string) (*refresh.Tokens, 
 	if keyID != nil {
 		aead, ok := c.aeads[*keyID]
 		if !ok {
-			return nil, fmt.Errorf("pgstore: the stored tokens are sealed with key ID %q, which no WithAEAD or WithOldAEAD option gives", *keyID)
+			return nil, fmt.Errorf("pgstore: the stored tokens are sealed with key ID %q: %w", *keyID, ErrUnknownKeyID)
 		}
 		n := aead.NonceSize()
 		if len(data) < n+aead.Overhead() {
