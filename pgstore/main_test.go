@@ -71,6 +71,11 @@ func newKey(t testing.TB) string {
 func newAEAD(t testing.TB) cipher.AEAD {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	return newAEADWithKey(t, key)
+}
+
+// newAEADWithKey is an AES-GCM with key.
+func newAEADWithKey(t testing.TB, key []byte) cipher.AEAD {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		t.Fatal(err)
