@@ -254,9 +254,12 @@ func (e *RetryError) last(err error, reason RetryReason) error {
 
 // StoreError reports that a [Store] failed. When Op is "save" the new tokens were
 // kept in memory (the refresh token they replace may already be spent at the
-// server) and the Source tries to save them again on a later call.
+// server) and the Source tries to save them again on a later call. With a
+// [SharedStore], Op "acquire" means the grant's lease was not taken (the store
+// failed, or the caller's context ended while another process held the lease):
+// then nothing was sent.
 type StoreError struct {
-	Op  string // "load" or "save"
+	Op  string // "load", "save" or "acquire"
 	Err error  // the Store's error
 }
 

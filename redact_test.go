@@ -145,6 +145,13 @@ func redactCases(t *testing.T) []redactCase {
 	basic := &refresh.Client{TokenURL: redactTokenURL + "?key=" + secretQuery, Auth: auths[0].auth}
 	store := refresh.NewMemoryStore(&tokens)
 	src := refresh.NewSource(basic, &tokens, refresh.WithStore(store))
+	lease, err := refresh.NewMemoryStore(&tokens).Acquire(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	cases := []redactCase{
 		{name: "a Tokens value", value: tokens},
 		{name: "a *Tokens", value: &tokens},
@@ -152,6 +159,8 @@ func redactCases(t *testing.T) []redactCase {
 		{name: "a Client value", value: *basic},
 		{name: "a *MemoryStore holding tokens", value: store},
 		{name: "a MemoryStore as a Store", value: refresh.Store(store), typ: "Store"},
+		{name: "a MemoryStore as a SharedStore", value: refresh.SharedStore(store), typ: "SharedStore"},
+		{name: "a MemoryStore's Lease that has loaded tokens", value: lease, typ: "Lease"},
 		{name: "a *Source holding tokens", value: src},
 		{name: "a *Transport", value: &refresh.Transport{Source: src}},
 		{name: "a Transport value", value: refresh.Transport{Source: src}},

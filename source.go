@@ -182,6 +182,8 @@ type flight struct {
 	reason    runReason
 	rotated   *Tokens // tokens a refresh got, from before they are saved
 	abandoned bool    // released at its timeout while still running
+
+	leasing atomic.Bool // waiting for a SharedStore's lease
 }
 
 // runReason says why a run was started, for the log.
@@ -359,6 +361,9 @@ func (s *Source) slowState(ctx context.Context) (*cached, error) {
 				return f.c, nil
 			}
 		case <-ctx.Done():
+			if f.leasing.Load() {
+				return nil, leaseWaitError(ctx)
+			}
 			return nil, fmt.Errorf("refresh: waiting for a token: %w", context.Cause(ctx))
 		}
 	}
@@ -394,17 +399,26 @@ type outcome struct {
 
 // startLocked starts a run for state c; saveOnly runs only save it (SetTokens).
 // s.mu is held. The run works on a context of its own, bounded by the refresh
-// timeout; when it has not returned abandonGrace after that, its waiters are
-// released and a new run may start.
+// timeout (counted from when it holds the lease, with a SharedStore); when it
+// has not returned abandonGrace after that, its waiters are released and a new
+// run may start.
 func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
 	f := &flight{done: make(chan struct{}), reason: reason}
 	s.flight = f
 	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	go func() {
-		defer cancel()
 		start := time.Now()
+		// With a SharedStore the run first waits for the grant's lease, for
+		// as long as the store makes it wait; the timeout starts once it is
+		// held, and the lease outlives it.
+		st, lease, err := s.runStore(f)
+		if err != nil {
+			s.finish(context.Background(), f, c, outcome{err: err}, time.Since(start))
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
 		res := make(chan outcome, 1)
 		go func() {
 			var o outcome
@@ -412,9 +426,12 @@ func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight
 				if p := recover(); p != nil {
 					o = outcome{err: newPanicError(p)}
 				}
+				if lease != nil {
+					s.release(lease, f.reason)
+				}
 				res <- o
 			}()
-			o = s.work(ctx, f, c, dead, lastErr, saveOnly)
+			o = s.work(ctx, f, c, st, lease != nil, dead, lastErr, saveOnly)
 		}()
 		var o outcome
 		select {
@@ -598,17 +615,22 @@ func isFinal(err error) bool {
 		errors.Is(err, ErrNoRefreshToken)
 }
 
-// work loads from the Store, saves unsaved tokens unless the Store holds newer
-// ones, and refreshes, as state c needs. Without an error, the outcome's state
-// is what the waiters get.
-func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, lastErr error, saveOnly bool) outcome {
+// work loads from st, saves unsaved tokens unless st holds newer ones, and
+// refreshes, as state c needs. st is the Store, a held Lease (shared), or nil.
+// Without an error, the outcome's state is what the waiters get.
+//
+// Under a lease the stored tokens are the truth: they are adopted whenever
+// they differ from ours (but for unsaved tokens, which are kept unless the
+// stored ones were issued after them), and a store that fails stops the run
+// rather than let it present a refresh token read before the lease.
+func (s *Source) work(ctx context.Context, f *flight, c *cached, st Store, shared bool, dead string, lastErr error, saveOnly bool) outcome {
 	now := s.now()
 	orig := c
 	var stored *Tokens
 	var loadErr error
-	if s.store != nil {
-		stored, loadErr = s.load(ctx)
-		if loadErr != nil && c == nil {
+	if st != nil {
+		stored, loadErr = s.load(ctx, st)
+		if loadErr != nil && (c == nil || shared) {
 			return outcome{err: loadErr}
 		}
 		if loadErr != nil {
@@ -633,7 +655,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 			// The access token is gone: refresh with the unsaved refresh
 			// token rather than wait for the store.
 		default:
-			if err := s.save(ctx, c.tok); err != nil {
+			if err := s.save(ctx, st, c.tok); err != nil {
 				if saveOnly || c.usable(now) || c.tok.RefreshToken == "" {
 					return outcome{err: err}
 				}
@@ -644,7 +666,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 				}
 			}
 		}
-	case stored != nil && (c == nil || newer(stored, c.tok)):
+	case stored != nil && (c == nil || newer(stored, c.tok) || shared && differ(stored, c.tok)):
 		c = s.newCached(stored, false)
 		if c.fresh(now) {
 			return outcome{c, ranLoad, nil}
@@ -661,10 +683,10 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 	s.log(ctx, slog.LevelDebug, "refresh: refreshing token", slog.String("reason", string(f.reason)))
 	base := c
 	t, err := s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
-	if err != nil && isFinal(err) && s.store != nil {
+	if err != nil && isFinal(err) && st != nil {
 		// Another process may have rotated the token after the load above.
-		if again, lerr := s.load(ctx); lerr == nil && again != nil &&
-			again.RefreshToken != "" && again.RefreshToken != base.tok.RefreshToken && newer(again, base.tok) {
+		if again, lerr := s.load(ctx, st); lerr == nil && again != nil &&
+			again.RefreshToken != "" && again.RefreshToken != base.tok.RefreshToken && (shared || newer(again, base.tok)) {
 			base = s.newCached(again, false)
 			if base.fresh(s.now()) {
 				return outcome{base, ranLoad, nil}
@@ -682,7 +704,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, dead string, la
 	}
 	merge(t, base.tok)
 	s.keep(f, base.tok.RefreshToken, t)
-	if err := s.save(ctx, t); err != nil {
+	if err := s.save(ctx, st, t); err != nil {
 		return outcome{s.refreshed(t, true, f.reason), ranRefresh, err}
 	}
 	return outcome{s.refreshed(t, false, f.reason), ranRefresh, nil}
@@ -726,23 +748,23 @@ func merge(t, old *Tokens) {
 	}
 }
 
-// load calls Store.Load, turning an error or a panic into a *StoreError.
-func (s *Source) load(ctx context.Context) (t *Tokens, err error) {
+// load calls st.Load, turning an error or a panic into a *StoreError.
+func (s *Source) load(ctx context.Context, st Store) (t *Tokens, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			t, err = nil, &StoreError{Op: "load", Err: newPanicError(p)}
 		}
 	}()
-	if t, err = s.store.Load(ctx); err != nil {
+	if t, err = st.Load(ctx); err != nil {
 		return nil, &StoreError{Op: "load", Err: err}
 	}
 	return t, nil
 }
 
-// save calls Store.Save, if there is a Store, turning an error or a panic into
+// save calls st.Save, if there is a Store, turning an error or a panic into
 // a *StoreError, so that the tokens are kept in memory either way.
-func (s *Source) save(ctx context.Context, t *Tokens) (err error) {
-	if s.store == nil {
+func (s *Source) save(ctx context.Context, st Store, t *Tokens) (err error) {
+	if st == nil {
 		return nil
 	}
 	defer func() {
@@ -750,7 +772,7 @@ func (s *Source) save(ctx context.Context, t *Tokens) (err error) {
 			err = &StoreError{Op: "save", Err: newPanicError(p)}
 		}
 	}()
-	if err := s.store.Save(ctx, t); err != nil {
+	if err := st.Save(ctx, t); err != nil {
 		return &StoreError{Op: "save", Err: err}
 	}
 	return nil

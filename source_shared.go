@@ -1,0 +1,79 @@
+package refresh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The lease path of a Source whose Store is a [SharedStore]: take the grant's
+// lease before a run does anything, and let it go when the run is over. The
+// run's work then loads and saves through the Lease (see work).
+
+// leaseTTL is the TTL of the lease a run takes: twice the refresh timeout, so
+// that the run, bounded by the timeout from when it holds the lease, never
+// sends a refresh after the lease may have lapsed.
+func (s *Source) leaseTTL() time.Duration { return 2 * s.timeout }
+
+// runStore returns what run f loads from and saves to: the Store, or with a
+// SharedStore the Store and the grant's lease, taken for leaseTTL. Waiting for
+// the lease has no deadline of the run's own (another replica holds it for at
+// most its TTL); callers stop waiting when their own contexts end.
+func (s *Source) runStore(f *flight) (Store, Lease, error) {
+	ss, ok := s.store.(SharedStore)
+	if !ok {
+		return s.store, nil, nil
+	}
+	f.leasing.Store(true)
+	defer f.leasing.Store(false)
+	l, err := acquire(ss, s.leaseTTL())
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, l, nil
+}
+
+// acquire calls ss.Acquire, turning an error or a panic into a *StoreError.
+func acquire(ss SharedStore, ttl time.Duration) (l Lease, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			l, err = nil, &StoreError{Op: "acquire", Err: newPanicError(p)}
+		}
+	}()
+	l, err = ss.Acquire(context.Background(), ttl)
+	switch {
+	case err != nil:
+		return nil, &StoreError{Op: "acquire", Err: err}
+	case l == nil:
+		return nil, &StoreError{Op: "acquire", Err: fmt.Errorf("%T.Acquire returned no Lease and no error", ss)}
+	}
+	return l, nil
+}
+
+// release frees the lease a run held, within abandonGrace. A failure is only
+// logged: the lease then lapses at its TTL.
+func (s *Source) release(l Lease, reason runReason) {
+	ctx, cancel := context.WithTimeout(context.Background(), abandonGrace)
+	defer cancel()
+	defer func() { _ = recover() }() // a panicking Release or logger: the lease lapses
+	if err := l.Release(ctx); err != nil {
+		s.log(ctx, slog.LevelWarn, "refresh: store release failed; the lease lapses at its TTL",
+			slog.String("reason", string(reason)), slog.String("error", (&StoreError{Op: "release", Err: err}).Error()))
+	}
+}
+
+// leaseWaitError is the error of a caller whose ctx ended while the run it
+// waited for was waiting for the lease another replica holds.
+func leaseWaitError(ctx context.Context) error {
+	return &StoreError{Op: "acquire", Err: fmt.Errorf("waiting for the lease another process holds: %w", context.Cause(ctx))}
+}
+
+// differ reports whether stored tokens differ from ours in a way that makes
+// them worth adopting under a lease.
+func differ(stored, ours *Tokens) bool {
+	if stored.RefreshToken == "" && stored.AccessToken == "" {
+		return false
+	}
+	return stored.RefreshToken != ours.RefreshToken || stored.AccessToken != ours.AccessToken
+}
