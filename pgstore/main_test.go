@@ -39,8 +39,18 @@ func TestMain(m *testing.M) {
 // PostgreSQL.
 func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	p, err := startShared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startShared starts the tests' server once, and returns the pool on it.
+func startShared() (*pgxpool.Pool, error) {
 	serverOnce.Do(func() {
 		if server, serverErr = startServer(); serverErr != nil {
+			serverErr = fmt.Errorf("cannot start PostgreSQL for the pgstore tests: %w\n%s", serverErr, installHint)
 			return
 		}
 		ctx := context.Background()
@@ -49,10 +59,7 @@ func testPool(t testing.TB) *pgxpool.Pool {
 		}
 		serverErr = pgstore.CreateTable(ctx, sharedPool)
 	})
-	if serverErr != nil {
-		t.Fatalf("cannot start PostgreSQL for the pgstore tests: %v\n%s", serverErr, installHint)
-	}
-	return sharedPool
+	return sharedPool, serverErr
 }
 
 // newStore is a Store of the tests' server for a fresh grant key.
