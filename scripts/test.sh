@@ -36,6 +36,17 @@ else
   echo "== node or npm not found: the oidc-provider interop tests will fail (they need Node.js 20+ and npm)"
 fi
 
+# pgstore's tests start a PostgreSQL of their own (initdb in a temporary
+# directory, as the user postgres when run as root); on Debian, install it.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing postgresql (Debian) for the pgstore tests"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+  else
+    echo "== PostgreSQL not found: the pgstore tests will fail (Debian: apt-get install -y postgresql)"
+  fi
+fi
+
 modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 for m in $modules; do
   echo "== module $m: go vet, staticcheck, go test -race"
@@ -58,5 +69,6 @@ echo "== fuzz ($FUZZTIME per target)"
 go test -run='^$' -fuzz='^FuzzParseResponse$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAuth$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
+(cd pgstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
 
 echo "== all checks passed"
