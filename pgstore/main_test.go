@@ -12,13 +12,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tokenrefresh/refresh/pgstore"
+	"github.com/tokenrefresh/refresh/pgstore/internal/pgtest"
 )
 
 // The tests' PostgreSQL starts at the first test that needs it, and TestMain
 // stops it after the run.
 var (
 	serverOnce sync.Once
-	server     *pgServer
+	server     *pgtest.Server
 	sharedPool *pgxpool.Pool // a pool on server's database, with the default table
 	serverErr  error
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		sharedPool.Close()
 	}
 	if server != nil {
-		server.remove()
+		server.Remove()
 	}
 	os.Exit(code)
 }
@@ -49,8 +50,8 @@ func testPool(t testing.TB) *pgxpool.Pool {
 // startShared starts the tests' server once, and returns the pool on it.
 func startShared() (*pgxpool.Pool, error) {
 	serverOnce.Do(func() {
-		if server, serverErr = startServer(); serverErr != nil {
-			serverErr = fmt.Errorf("cannot start PostgreSQL for the pgstore tests: %w\n%s", serverErr, installHint)
+		if server, serverErr = pgtest.New(); serverErr != nil {
+			serverErr = fmt.Errorf("cannot start PostgreSQL for the pgstore tests: %w\n%s", serverErr, pgtest.InstallHint)
 			return
 		}
 		ctx := context.Background()

@@ -32,12 +32,12 @@ func TestOutage(t *testing.T) {
 	}()
 	waitListeners(t, p, before+1)
 
-	if err := server.stop(); err != nil {
+	if err := server.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if server.cmd == nil { // a failure before the restart below
-			if err := server.start(); err != nil {
+		if !server.Running() { // a failure before the restart below
+			if err := server.Start(); err != nil {
 				t.Errorf("restarting the server: %v", err)
 			}
 		}
@@ -58,7 +58,7 @@ func TestOutage(t *testing.T) {
 		t.Error("Save with the server stopped succeeded")
 	}
 
-	if err := server.start(); err != nil {
+	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Load(ctxFor(t))

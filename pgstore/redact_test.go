@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tokenrefresh/refresh"
 	"github.com/tokenrefresh/refresh/pgstore"
+	"github.com/tokenrefresh/refresh/pgstore/internal/pgtest"
 )
 
 // The secrets of TestNoSecretInText: the tokens stored, the database password
@@ -92,7 +93,7 @@ func redactCases(t *testing.T) []redactCase {
 }
 
 func closedPort(t *testing.T) int {
-	port, err := freePort()
+	port, err := pgtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package pgstore_test
+// Package pgtest starts a PostgreSQL server of the tests' own, in a temporary
+// directory, on a free loopback port, for pgstore's tests. As root it runs the
+// server as the user "postgres" (or "nobody"), since PostgreSQL refuses to run
+// as root.
+package pgtest
 
 import (
 	"context"
@@ -17,13 +21,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// installHint is how to get PostgreSQL, for a test that could not start it.
-const installHint = "install PostgreSQL (Debian: apt-get install -y postgresql; scripts/test.sh does this) or put its bin directory (initdb, postgres) on PATH"
+// InstallHint is how to get PostgreSQL, for a test that could not start it.
+const InstallHint = "install PostgreSQL (Debian: apt-get install -y postgresql; scripts/test.sh does this) or put its bin directory (initdb, postgres) on PATH"
 
-// pgServer is a PostgreSQL server of the tests' own, in a temporary directory,
-// on a free loopback port. As root it runs as the user "postgres" (or
-// "nobody"), since PostgreSQL refuses to run as root.
-type pgServer struct {
+// Server is a PostgreSQL server in a temporary directory, on a loopback port.
+// Its methods are for one goroutine at a time.
+type Server struct {
 	bin  string // the directory of initdb and postgres
 	dir  string // the temporary directory: data/, the socket, log
 	port int
@@ -32,37 +35,38 @@ type pgServer struct {
 	exit chan error          // cmd's Wait result
 }
 
-// startServer makes a new cluster and starts it.
-func startServer() (*pgServer, error) {
+// New makes a new cluster and starts it. Its error says what failed; add
+// [InstallHint] when telling a user.
+func New() (*Server, error) {
 	bin, err := findPostgres()
 	if err != nil {
 		return nil, err
 	}
-	p := &pgServer{bin: bin}
+	p := &Server{bin: bin}
 	if p.dir, err = os.MkdirTemp("", "pgstore-test-"); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() == 0 {
 		if p.cred, err = unprivileged(); err != nil {
-			p.remove()
+			p.Remove()
 			return nil, err
 		}
 		if err := os.Chown(p.dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
-			p.remove()
+			p.Remove()
 			return nil, err
 		}
 	}
 	initdb := p.command("initdb", "-D", filepath.Join(p.dir, "data"), "-U", "refresh", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	if out, err := initdb.CombinedOutput(); err != nil {
-		p.remove()
+		p.Remove()
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	if p.port, err = freePort(); err != nil {
-		p.remove()
+	if p.port, err = FreePort(); err != nil {
+		p.Remove()
 		return nil, err
 	}
-	if err := p.start(); err != nil {
-		p.remove()
+	if err := p.Start(); err != nil {
+		p.Remove()
 		return nil, err
 	}
 	return p, nil
@@ -107,8 +111,8 @@ func unprivileged() (*syscall.Credential, error) {
 	return nil, errors.New(`running as root, and there is no user "postgres" or "nobody" to run PostgreSQL as`)
 }
 
-// freePort is a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
+// FreePort is a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -118,7 +122,7 @@ func freePort() (int, error) {
 }
 
 // command runs one of the server's programs as the server's user.
-func (p *pgServer) command(name string, args ...string) *exec.Cmd {
+func (p *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(p.bin, name), args...)
 	cmd.Dir = p.dir
 	if p.cred != nil {
@@ -128,12 +132,13 @@ func (p *pgServer) command(name string, args ...string) *exec.Cmd {
 }
 
 // ConnString is the address of the server's database, for pgxpool.New.
-func (p *pgServer) ConnString() string {
+func (p *Server) ConnString() string {
 	return fmt.Sprintf("postgres://refresh@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
 
-// start runs the postmaster and waits until it accepts connections.
-func (p *pgServer) start() error {
+// Start runs the postmaster again, on the same port with the same data, after
+// [Server.Stop], and waits until it accepts connections.
+func (p *Server) Start() error {
 	log, err := os.OpenFile(filepath.Join(p.dir, "log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -175,8 +180,9 @@ func (p *pgServer) start() error {
 	}
 }
 
-// stop shuts the server down (fast shutdown: sessions are ended) and waits.
-func (p *pgServer) stop() error {
+// Stop shuts the server down (fast shutdown: sessions are ended) and waits.
+// Stopping a stopped server does nothing.
+func (p *Server) Stop() error {
 	if p.cmd == nil {
 		return nil
 	}
@@ -195,8 +201,11 @@ func (p *pgServer) stop() error {
 	}
 }
 
-// remove stops the server and deletes its directory.
-func (p *pgServer) remove() {
-	_ = p.stop()
+// Running reports whether the server runs (between Start and Stop).
+func (p *Server) Running() bool { return p.cmd != nil }
+
+// Remove stops the server and deletes its directory.
+func (p *Server) Remove() {
+	_ = p.Stop()
 	_ = os.RemoveAll(p.dir)
 }
