@@ -54,7 +54,10 @@
 // grant's key as the payload, in the same statement as the write, and the
 // waiters of that key try again when it arrives. They also try again when the
 // holder's lease_until passes, so a holder that died is replaced within its
-// TTL. Nothing polls at a fixed interval.
+// TTL. Nothing polls at a fixed interval. LISTEN needs a session of its own:
+// through PgBouncer in transaction mode no notification arrives, and waiters
+// get the lease only when the holder's lease_until passes; connect the pool
+// directly, or through session pooling.
 //
 // Round trips: Load, Save, Release and an uncontended Acquire are one each
 // (the first Acquire of a new grant three more). A refresh through the store

@@ -76,7 +76,20 @@ func (n *notifier) wait(ctx context.Context, pool *pgxpool.Pool, channel, key st
 // run listens on channel until ctx ends or the connection fails, waking the
 // waiters at each notification whose payload is key.
 func (n *notifier) run(ctx context.Context, l *listener, pool *pgxpool.Pool, channel, key string) {
-	err := n.listen(ctx, l, pool, channel, key)
+	var err error
+	defer func() {
+		// A pool's hooks (AfterConnect, PrepareConn) are the user's code: a
+		// panic in one ends this listener, not the process.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("pgstore: panic while listening: %v", p)
+		}
+		n.end(l, err)
+	}()
+	err = n.listen(ctx, l, pool, channel, key)
+}
+
+// end marks l dead for err and wakes its waiters.
+func (n *notifier) end(l *listener, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	l.err = err

@@ -112,6 +112,9 @@ func (c *config) addKey(field, keyID string, aead cipher.AEAD) bool {
 	case aead == nil:
 		c.fail(field, "the cipher.AEAD is nil")
 		return false
+	case aead.NonceSize() < 1 || aead.NonceSize() > 1024 || aead.Overhead() < 0:
+		c.fail(field, fmt.Sprintf("the cipher.AEAD's nonce size %d or overhead %d is out of range", aead.NonceSize(), aead.Overhead()))
+		return false
 	case keyID == "" || len(keyID) > 200:
 		c.fail(field, fmt.Sprintf("the key ID must be 1 to 200 bytes, not %d", len(keyID)))
 		return false

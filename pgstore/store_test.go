@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"strings"
 	"sync"
@@ -211,6 +212,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"WithAEAD twice", p, "k", []pgstore.Option{pgstore.WithAEAD("k1", aead), pgstore.WithAEAD("k2", aead)}, "pgstore.WithAEAD", "twice"},
 		{"one key ID for two keys", p, "k", []pgstore.Option{pgstore.WithAEAD("k1", aead), pgstore.WithOldKey("k1", aead)}, "pgstore.WithOldKey", "twice"},
 		{"a nil old key", p, "k", []pgstore.Option{pgstore.WithOldKey("k0", nil)}, "pgstore.WithOldKey", "nil"},
+		{"an AEAD without a nonce", p, "k", []pgstore.Option{pgstore.WithAEAD("k1", noNonce{aead})}, "pgstore.WithAEAD", "nonce size 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,3 +300,8 @@ func TestMissingTable(t *testing.T) {
 		t.Errorf("Acquire on a missing table: %v", err)
 	}
 }
+
+// noNonce is an AEAD that claims to need no nonce.
+type noNonce struct{ cipher.AEAD }
+
+func (noNonce) NonceSize() int { return 0 }
