@@ -2,9 +2,11 @@ package pgstore_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tokenrefresh/refresh"
 	"github.com/tokenrefresh/refresh/pgstore"
 	"github.com/tokenrefresh/refresh/refreshtest"
@@ -70,4 +72,55 @@ func BenchmarkRefreshRoundTrips(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkReleaseToAcquire measures, in one process, the delay from a
+// holder's Release to the return of an Acquire that was waiting for it: the
+// NOTIFY, the listener's wake-up and the claim. It reports p50-ms and p99-ms.
+func BenchmarkReleaseToAcquire(b *testing.B) {
+	p := testPool(b)
+	st := pgstore.New(p, newKey(b))
+	ctx := context.Background()
+	var delays []time.Duration
+	for b.Loop() {
+		holder, err := st.Acquire(ctx, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := make(chan time.Time, 1)
+		go func() {
+			l, err := st.Acquire(ctx, time.Minute)
+			if err != nil {
+				b.Error(err)
+				got <- time.Time{}
+				return
+			}
+			got <- time.Now()
+			_ = l.Release(ctx)
+		}()
+		for listening(b, p) == 0 { // the waiter is listening: set-up, not timed
+			time.Sleep(time.Millisecond)
+		}
+		released := time.Now()
+		if err := holder.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+		at := <-got
+		delays = append(delays, at.Sub(released))
+		for listening(b, p) != 0 { // the waiter's listener has gone
+			time.Sleep(time.Millisecond)
+		}
+	}
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(delays[min(len(delays)*99/100, len(delays)-1)])/1e6, "p99-ms")
+}
+
+// listening counts the sessions listening on the default table's channel.
+func listening(b *testing.B, p *pgxpool.Pool) int {
+	var n int
+	if err := p.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN "refresh_tokens"' AND state = 'idle'`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
