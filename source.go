@@ -704,7 +704,11 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, st Store, share
 	}
 	merge(t, base.tok)
 	s.keep(f, base.tok.RefreshToken, t)
-	if err := s.save(ctx, st, t); err != nil {
+	save := s.save
+	if shared {
+		save = s.saveHeld
+	}
+	if err := save(ctx, st, t); err != nil {
 		return outcome{s.refreshed(t, true, f.reason), ranRefresh, err}
 	}
 	return outcome{s.refreshed(t, false, f.reason), ranRefresh, nil}

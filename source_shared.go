@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,4 +77,27 @@ func differ(stored, ours *Tokens) bool {
 		return false
 	}
 	return stored.RefreshToken != ours.RefreshToken || stored.AccessToken != ours.AccessToken
+}
+
+// saveHeld saves the tokens a refresh under lease l got, and while the store
+// fails tries again until ctx, the run's deadline inside the lease, ends: the
+// lease is still this run's, so no other replica can have loaded the spent
+// refresh token meanwhile, which it could once the lease is gone. A version
+// conflict is not retried.
+func (s *Source) saveHeld(ctx context.Context, l Store, t *Tokens) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := s.save(ctx, l, t)
+		if err == nil || errors.Is(err, ErrVersionConflict) {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }

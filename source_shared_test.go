@@ -378,6 +378,34 @@ func TestSharedInvalidGrant(t *testing.T) {
 	})
 }
 
+func TestSharedSaveIsRetriedUnderTheLease(t *testing.T) {
+	// The store fails twice when the rotated tokens are saved, then works: the
+	// run saves them before it lets the lease go, so no other replica can
+	// load the spent refresh token.
+	clock := refreshtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := sharedServer(t, clock)
+	rt := srv.IssueRefreshToken(sharedClient.ID)
+	var fails atomic.Int32
+	spy := &spyStore{inner: refresh.NewMemoryStore(&refresh.Tokens{RefreshToken: rt}), save: func(context.Context) error {
+		if fails.Add(1) <= 2 {
+			return errors.New("store blip")
+		}
+		return nil
+	}}
+	src := refresh.NewSource(sharedRefreshClient(srv, clock, nil), nil, refresh.WithStore(spy))
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	stored, _ := spy.inner.Load(t.Context())
+	if stored == nil || stored.RefreshToken != tok.RefreshToken {
+		t.Error("the store does not hold the rotated refresh token")
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+}
+
 func TestSharedLeaseTTLAndRefreshDeadline(t *testing.T) {
 	tests := []struct {
 		name    string
