@@ -24,7 +24,8 @@ func TestOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := listeners(t, p)
+	const before = 0
+	waitListeners(t, p, before) // the listeners of earlier tests have gone
 	waiter := make(chan error, 1)
 	go func() {
 		_, err := st.Acquire(ctxFor(t), time.Hour)
