@@ -150,66 +150,71 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (refresh.Lease, 
 		return nil, err
 	}
 	micros := max(ttl.Microseconds(), 1)
-	var wake <-chan struct{}
-	joined := false
-	defer func() {
-		if joined {
-			s.notify.leave()
-		}
-	}()
+	s.notify.join() // counts this call, so that a listener it starts lives until it returns
+	defer s.notify.leave()
+	var wake <-chan struct{} // nil until this call listens
 	for {
-		var version int64
-		var empty bool
-		err := s.pool.QueryRow(ctx, s.sql.claim, s.key, owner, micros).Scan(&version, &empty)
-		if err == nil {
-			l := &lease{s: s, owner: owner, version: -1}
-			if empty {
-				l.version = version // a Save without a Load may write
-			}
-			return l, nil
+		l, err := s.claim(ctx, owner, micros)
+		if l != nil || err != nil {
+			return l, err
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, s.fail(ctx, "acquire", err)
-		}
-		var left int64
-		err = s.pool.QueryRow(ctx, s.sql.left, s.key).Scan(&left)
-		if errors.Is(err, pgx.ErrNoRows) { // a new grant: make its row, then claim it
-			if _, err := s.pool.Exec(ctx, s.sql.insert, s.key); err != nil {
-				return nil, s.fail(ctx, "acquire", err)
-			}
-			continue
-		}
+		left, err := s.holderLeft(ctx)
 		if err != nil {
-			return nil, s.fail(ctx, "acquire", err)
+			return nil, err
 		}
-		if left <= 0 { // freed or lapsed since the claim
+		if left <= 0 { // freed or lapsed since the claim, or a new row
 			continue
 		}
-		if wake == nil {
-			if !joined {
-				s.notify.join()
-				joined = true
+		if wake != nil {
+			timer := time.NewTimer(left)
+			select {
+			case <-wake:
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, ctx.Err()
 			}
-			// Listen first, then claim again: a release after the claim failed
-			// but before the LISTEN took effect would go unheard.
-			if wake, err = s.notify.wait(ctx, s.pool, s.sql.channel, s.key); err != nil {
-				return nil, s.fail(ctx, "acquire", err)
-			}
-			continue
-		}
-		timer := time.NewTimer(time.Duration(left) * time.Microsecond)
-		select {
-		case <-wake:
-		case <-timer.C:
-		case <-ctx.Done():
 			timer.Stop()
-			return nil, ctx.Err()
 		}
-		timer.Stop()
+		// Listen (or take the next wake-up), then claim again: a release
+		// after the failed claim but before this would go unheard.
 		if wake, err = s.notify.wait(ctx, s.pool, s.sql.channel, s.key); err != nil {
 			return nil, s.fail(ctx, "acquire", err)
 		}
 	}
+}
+
+// claim takes the lease for owner if it is free or lapsed: nil, nil when
+// another owner holds it (or the row does not exist).
+func (s *Store) claim(ctx context.Context, owner string, micros int64) (*lease, error) {
+	var version int64
+	var empty bool
+	err := s.pool.QueryRow(ctx, s.sql.claim, s.key, owner, micros).Scan(&version, &empty)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "acquire", err)
+	}
+	l := &lease{s: s, owner: owner, version: -1}
+	if empty {
+		l.version = version // a Save without a Load may write
+	}
+	return l, nil
+}
+
+// holderLeft is how long the holder's lease has left by the database's clock:
+// 0 when it is free or lapsed, or when the row was missing (it inserts it).
+func (s *Store) holderLeft(ctx context.Context) (time.Duration, error) {
+	var micros int64
+	err := s.pool.QueryRow(ctx, s.sql.left, s.key).Scan(&micros)
+	if errors.Is(err, pgx.ErrNoRows) { // a new grant: make its row
+		_, err = s.pool.Exec(ctx, s.sql.insert, s.key)
+	}
+	if err != nil {
+		return 0, s.fail(ctx, "acquire", err)
+	}
+	return time.Duration(micros) * time.Microsecond, nil
 }
 
 // newOwner is a lease's owner token: 128 random bits in hex.
