@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -40,20 +41,11 @@ func New(pool *pgxpool.Pool, key string, opts ...Option) *Store {
 		s.err = &refresh.ConfigError{Field: "pgstore.New pool", Reason: "the pool is nil"}
 	case key == "" || len(key) > 1000:
 		s.err = &refresh.ConfigError{Field: "pgstore.New key", Reason: fmt.Sprintf("the key must be 1 to 1000 bytes, not %d", len(key))}
-	case !utf8.ValidString(key) || containsNUL(key):
+	case !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0:
 		s.err = &refresh.ConfigError{Field: "pgstore.New key", Reason: "the key must be UTF-8 text without NUL"}
 	}
 	s.sql = newStatements(s.cfg.table)
 	return s
-}
-
-func containsNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // statements are the Store's SQL for its table. Every write that a waiter
@@ -92,10 +84,7 @@ func newStatements(table string) statements {
 // row does not exist yet).
 func (s *Store) Load(ctx context.Context) (*refresh.Tokens, error) {
 	t, _, err := s.load(ctx)
-	if err != nil {
-		return nil, s.fail(ctx, "load", err)
-	}
-	return t, nil
+	return t, err
 }
 
 // load reads the row: its tokens and version (0 when there is no row).
@@ -111,7 +100,7 @@ func (s *Store) load(ctx context.Context) (*refresh.Tokens, int64, error) {
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, s.fail(ctx, "load", err)
 	}
 	t, err := s.cfg.open(s.key, data, keyID)
 	return t, version, err
@@ -250,7 +239,7 @@ type lease struct {
 func (l *lease) Load(ctx context.Context) (*refresh.Tokens, error) {
 	t, version, err := l.s.load(ctx)
 	if err != nil {
-		return nil, l.s.fail(ctx, "load", err)
+		return nil, err
 	}
 	l.version = version
 	return t, nil
