@@ -38,6 +38,11 @@
 //	src := refresh.NewSource(c, &refresh.Tokens{RefreshToken: refreshToken}, refresh.WithStore(store))
 //	hc := &http.Client{Transport: &refresh.Transport{Source: src}}
 //
+// Replicas of a service that hold one grant share a [SharedStore] ([MemoryStore]
+// in one process; the redisstore and pgstore modules across processes): each
+// refresh then runs under the grant's lease, with fenced writes, so that no two
+// replicas ever present the same refresh token.
+//
 // No value of this package prints a secret: [Tokens], every [Auth] it provides and
 // every error show neither tokens nor client secrets under fmt or log/slog.
 package refresh

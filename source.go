@@ -49,7 +49,10 @@ func WithLeeway(d time.Duration) SourceOption {
 
 // WithStore makes the Source persist every new set of tokens to st before any
 // caller sees them, and load from st before each refresh so that tokens rotated
-// by another process are used instead of a spent refresh token.
+// by another process are used instead of a spent refresh token. When st is a
+// [SharedStore] (MemoryStore, redisstore, pgstore), each refresh runs under
+// the grant's lease, so that replicas sharing st never present one refresh
+// token twice; see [Source].
 func WithStore(st Store) SourceOption {
 	return func(o *sourceOptions) { o.store = st }
 }
@@ -119,6 +122,25 @@ const abandonGrace = time.Second
 // never sent again, until [Source.SetTokens] or a Store with different tokens
 // supplies new ones. A store that fails never keeps the Source from refreshing
 // with the refresh token it holds.
+//
+// With a [SharedStore] (see [WithStore]), the Source takes the grant's lease
+// before a run does anything else, loads the tokens again under it and uses
+// them without a request when another replica has saved fresh ones; it never
+// presents a refresh token it read before taking the lease. The lease's TTL is
+// twice the refresh timeout, and the timeout counts from when the lease is
+// held, so no refresh is sent after the lease may have lapsed. New tokens are
+// saved through the lease (a fenced write, tried again while the store fails
+// until the run's deadline), and the lease is released at the end of the run,
+// which wakes the replicas waiting for it. An invalid_grant loads again under
+// the lease: a changed refresh token is adopted, an unchanged one is final,
+// and the stored tokens are never deleted. A run waits for another replica's
+// lease as long as the store makes it wait (at most that holder's TTL); each
+// caller waits as long as its own ctx allows and then gets a [*StoreError]
+// with Op "acquire". A store that fails (a time-out included) is a
+// [*StoreError] and stops that run: without the lease nothing is sent, so a
+// store outage is an error for callers whose access token has expired, while
+// callers with a valid cached token get it as before. Reading a valid cached
+// token never touches the store.
 //
 // A Source refreshes at most once every few seconds unless its token has
 // expired: a resource rejecting a token that was refreshed moments ago gets its
@@ -404,6 +426,9 @@ type outcome struct {
 // run may start.
 func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
 	f := &flight{done: make(chan struct{}), reason: reason}
+	if _, ok := s.store.(SharedStore); ok {
+		f.leasing.Store(true) // until the run holds the lease
+	}
 	s.flight = f
 	s.running.Store(true)
 	dead, lastErr := s.deadRT, s.lastErr
@@ -815,6 +840,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			if f.leasing.Load() {
+				return leaseWaitError(ctx)
+			}
 			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
 		}
 	}
@@ -831,6 +859,9 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
+		if f.leasing.Load() {
+			return leaseWaitError(ctx)
+		}
 		return fmt.Errorf("refresh: saving the tokens: %w", context.Cause(ctx))
 	}
 }

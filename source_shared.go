@@ -26,8 +26,7 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 	if !ok {
 		return s.store, nil, nil
 	}
-	f.leasing.Store(true)
-	defer f.leasing.Store(false)
+	defer f.leasing.Store(false) // set by startLocked
 	l, err := acquire(ss, s.leaseTTL())
 	if err != nil {
 		return nil, nil, err

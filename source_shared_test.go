@@ -95,6 +95,14 @@ func TestSharedSourcesOneRequestPerRound(t *testing.T) {
 	if d := cmp.Diff(want, perRound); d != "" {
 		t.Errorf("token requests per round (-want +got):\n%s", d)
 	}
+	presented := map[string]bool{}
+	for _, req := range srv.Requests() {
+		rt := req.Form.Get("refresh_token")
+		if presented[rt] {
+			t.Error("a refresh token was presented twice")
+		}
+		presented[rt] = true
+	}
 	stored, _ := store.Load(t.Context())
 	if got := srv.State(stored.RefreshToken); got != refreshtest.Active {
 		t.Errorf("the stored refresh token is %v at the server, want Active (the grant revoked: %v)", got, revoked(srv, first))
@@ -184,6 +192,19 @@ func TestSharedSourceWaitsForTheLease(t *testing.T) {
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d token requests, want 0", n)
+	}
+
+	// SetTokens' save needs the lease too.
+	held, err = store.Acquire(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release(t.Context())
+	short, cancel = context.WithTimeout(t.Context(), 100*time.Millisecond)
+	err = src.SetTokens(short, &refresh.Tokens{RefreshToken: "rt-signed-in-again"})
+	cancel()
+	if !errors.As(err, &se) || se.Op != "acquire" || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetTokens while another owner holds the lease: got %v, want a *StoreError (acquire) wrapping context.DeadlineExceeded", err)
 	}
 }
 

@@ -43,6 +43,11 @@ type Store interface {
 //
 // Load and Save of the Store interface stay available without a lease (Save
 // increments the version too, so that it fences out a lease holder).
+//
+// A Lease.Save before any Lease.Load succeeds only when nothing was stored
+// when the lease was taken and nothing has been written since. The storetest
+// package of this repository (internal/storetest) checks every rule above
+// against a store; its cases are the checklist for a store of your own.
 type SharedStore interface {
 	Store
 	// Acquire takes the grant's lease for ttl, waiting while another owner holds
@@ -118,8 +123,11 @@ func (s *MemoryStore) Save(_ context.Context, t *Tokens) error {
 
 // Acquire takes the store's lease for ttl, waiting while another owner holds it
 // until that owner releases it, its TTL passes, or ctx ends; then the error
-// wraps ctx's. A ttl that is not positive is a [*ConfigError].
+// wraps ctx's. A nil ctx or a ttl that is not positive is a [*ConfigError].
 func (s *MemoryStore) Acquire(ctx context.Context, ttl time.Duration) (Lease, error) {
+	if ctx == nil {
+		return nil, &ConfigError{Field: "ctx", Reason: "nil Context"}
+	}
 	if ttl <= 0 {
 		return nil, &ConfigError{Field: "ttl", Reason: "the lease TTL must be positive"}
 	}

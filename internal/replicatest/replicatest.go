@@ -58,7 +58,9 @@ type Backend struct {
 
 // Main is called from TestMain with the same open function as
 // [Backend.Open]. In a worker process it runs the worker and exits; otherwise
-// it runs the tests: os.Exit(m.Run()).
+// it runs the tests: os.Exit(m.Run()). Call it before anything else in
+// TestMain, and start store servers inside the tests (stopping them with
+// t.Cleanup), so that workers, which never return from Main, start none.
 func Main(m *testing.M, open func(addr, key string) (refresh.SharedStore, error)) {
 	if cfg := os.Getenv(envWorker); cfg != "" {
 		if err := runWorker(cfg, open); err != nil {
