@@ -48,9 +48,10 @@
 // [refresh.ErrVersionConflict]. Release clears owner and lease_until only while
 // they are still the holder's.
 //
-// A waiting Acquire listens on a connection of the pool (one per Store, however
-// many wait; it goes back, closed, when the last waiter leaves) on the channel
-// named after the table. Every save and every release sends NOTIFY with the
+// A waiting Acquire listens on the channel named after the table, on a
+// connection made with the pool's settings (its BeforeConnect hook included)
+// but outside its count, so that it never takes a connection that queries
+// need: one per Store however many wait, closed when the last waiter leaves. Every save and every release sends NOTIFY with the
 // grant's key as the payload, in the same statement as the write, and the
 // waiters of that key try again when it arrives. They also try again when the
 // holder's lease_until passes, so a holder that died is replaced within its

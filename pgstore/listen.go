@@ -11,9 +11,9 @@ import (
 )
 
 // notifier wakes a Store's waiting Acquire calls when a NOTIFY for its key
-// arrives on the table's channel. One connection of the pool listens while at
-// least one Acquire waits, and goes back (closed) when the last one leaves: a
-// Store that nobody waits on holds no connection.
+// arrives on the table's channel. One connection, made with the pool's
+// settings, listens while at least one Acquire waits, and is closed when the
+// last one leaves: a Store that nobody waits on holds no connection.
 type notifier struct {
 	mu    sync.Mutex
 	users int       // Acquire calls between join and leave
@@ -78,8 +78,8 @@ func (n *notifier) wait(ctx context.Context, pool *pgxpool.Pool, channel, key st
 func (n *notifier) run(ctx context.Context, l *listener, pool *pgxpool.Pool, channel, key string) {
 	var err error
 	defer func() {
-		// A pool's hooks (AfterConnect, PrepareConn) are the user's code: a
-		// panic in one ends this listener, not the process.
+		// The pool's BeforeConnect hook is the user's code: a panic in it
+		// ends this listener, not the process.
 		if p := recover(); p != nil {
 			err = fmt.Errorf("pgstore: panic while listening: %v", p)
 		}
@@ -107,11 +107,19 @@ func (n *notifier) end(l *listener, err error) {
 
 // listen is run's connection: it returns why it stopped.
 func (n *notifier) listen(ctx context.Context, l *listener, pool *pgxpool.Pool, channel, key string) error {
-	pc, err := pool.Acquire(ctx)
+	// A connection of its own, with the pool's settings: outside the pool's
+	// count, it never takes a connection that the waiters' queries (or a
+	// holder's save) need, and the pool keeps its warm ones.
+	cfg := pool.Config()
+	if cfg.BeforeConnect != nil {
+		if err := cfg.BeforeConnect(ctx, cfg.ConnConfig); err != nil {
+			return fmt.Errorf("pgstore: the pool's BeforeConnect for the LISTEN connection: %w", err)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("pgstore: no connection to listen on: %w", err)
 	}
-	conn := pc.Hijack() // it leaves the pool: it will be closed, never handed out listening
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

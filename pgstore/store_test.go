@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tokenrefresh/refresh"
 	"github.com/tokenrefresh/refresh/pgstore"
@@ -309,3 +310,46 @@ func TestMissingTable(t *testing.T) {
 type noNonce struct{ cipher.AEAD }
 
 func (noNonce) NonceSize() int { return 0 }
+
+func TestListenerUsesThePoolsBeforeConnect(t *testing.T) {
+	testPool(t) // starts the server
+	cfg, err := pgxpool.ParseConfig(server.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+		cc.RuntimeParams["application_name"] = "set-by-hook" // a hook may set a fresh password this way
+		return nil
+	}
+	p, err := pgxpool.NewWithConfig(ctxFor(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	st := pgstore.New(p, newKey(t))
+	holder := acquire(t, st)
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	got := make(chan error, 1)
+	go func() {
+		_, err := st.Acquire(ctx, time.Minute)
+		got <- err
+	}()
+	deadline := time.Now().Add(bound)
+	for {
+		var n int
+		err := p.QueryRow(ctxFor(t), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND application_name = 'set-by-hook'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no LISTEN session with the hook's application_name within %s", bound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-got
+	release(t, holder)
+}
