@@ -23,7 +23,7 @@ import (
 var replicaClient = refreshtest.Client{ID: "replica", Method: refreshtest.AuthNone}
 
 // replicaSet is a token server with rotation and reuse detection on a fake
-// clock, and Sources sharing one MemoryStore.
+// clock, and Sources sharing one MemoryStore (through plainStore when plain).
 type replicaSet struct {
 	clock *refreshtest.Clock
 	srv   *refreshtest.Server
@@ -31,7 +31,14 @@ type replicaSet struct {
 	srcs  []*refresh.Source
 }
 
-func newReplicaSet(b *testing.B, n int) *replicaSet {
+// plainStore hides every method of a MemoryStore but Load and Save: a plain
+// Store, without a lease.
+type plainStore struct{ m *refresh.MemoryStore }
+
+func (p plainStore) Load(ctx context.Context) (*refresh.Tokens, error) { return p.m.Load(ctx) }
+func (p plainStore) Save(ctx context.Context, t *refresh.Tokens) error { return p.m.Save(ctx, t) }
+
+func newReplicaSet(b *testing.B, n int, plain bool) *replicaSet {
 	clock := refreshtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv := refreshtest.NewServer(refreshtest.WithClient(replicaClient), refreshtest.WithClock(clock.Now),
 		refreshtest.WithRotation(refreshtest.RotateRefreshTokens), refreshtest.WithReuseDetection(true),
@@ -42,7 +49,11 @@ func newReplicaSet(b *testing.B, n int) *replicaSet {
 	for range n {
 		c := &refresh.Client{TokenURL: srv.TokenURL(), Auth: refresh.PublicClient(replicaClient.ID),
 			HTTPClient: &http.Client{Transport: &http.Transport{}}, Now: clock.Now}
-		rs.srcs = append(rs.srcs, refresh.NewSource(c, nil, refresh.WithStore(rs.store)))
+		var st refresh.Store = rs.store
+		if plain {
+			st = plainStore{rs.store}
+		}
+		rs.srcs = append(rs.srcs, refresh.NewSource(c, nil, refresh.WithStore(st)))
 	}
 	return rs
 }
@@ -100,22 +111,31 @@ func (rs *replicaSet) round(b *testing.B, goroutines int) roundResult {
 
 // BenchmarkReplicaRevocations is issue 13's before-and-after figure: 4 busy
 // replicas (8 callers each) share one Store over 200 rotations, and it reports
-// at how many of them the server's reuse detection revoked the grant. Run it
-// once: -benchtime=1x.
+// at how many of them the server's reuse detection revoked the grant.
+// store=memory is a MemoryStore (a SharedStore since issue 13, a plain Store
+// before); store=plain hides its lease. Run it once: -benchtime=1x.
 func BenchmarkReplicaRevocations(b *testing.B) {
 	const replicas, goroutines, rotations = 4, 8, 200
-	for b.Loop() {
-		rs := newReplicaSet(b, replicas)
-		revocations, requests := 0, 0
-		for range rotations {
-			r := rs.round(b, goroutines)
-			requests += r.requests
-			if r.revoked {
-				revocations++
-			}
+	for _, plain := range []bool{false, true} {
+		name := "store=memory"
+		if plain {
+			name = "store=plain"
 		}
-		b.ReportMetric(float64(revocations), "revocations/200-rotations")
-		b.ReportMetric(float64(requests)/rotations, "requests/rotation")
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				rs := newReplicaSet(b, replicas, plain)
+				revocations, requests := 0, 0
+				for range rotations {
+					r := rs.round(b, goroutines)
+					requests += r.requests
+					if r.revoked {
+						revocations++
+					}
+				}
+				b.ReportMetric(float64(revocations), "revocations/200-rotations")
+				b.ReportMetric(float64(requests)/rotations, "requests/rotation")
+			}
+		})
 	}
 }
 
@@ -125,7 +145,7 @@ func BenchmarkReplicaRevocations(b *testing.B) {
 // caller waited.
 func BenchmarkSharedHerd(b *testing.B) {
 	const replicas, goroutines = 8, 100
-	rs := newReplicaSet(b, replicas)
+	rs := newReplicaSet(b, replicas, false)
 	var waits []time.Duration
 	requests, revocations, rounds := 0, 0, 0
 	for b.Loop() {
