@@ -40,6 +40,16 @@ fi
 # missing (apt-get, Debian's redis-server package).
 echo "== redis-server for redisstore"
 bash "$root/scripts/redis.sh" install
+# pgstore's tests start a PostgreSQL of their own (initdb in a temporary
+# directory, as the user postgres when run as root); on Debian, install it.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing postgresql (Debian) for the pgstore tests"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+  else
+    echo "== PostgreSQL not found: the pgstore tests will fail (Debian: apt-get install -y postgresql)"
+  fi
+fi
 
 modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 for m in $modules; do
@@ -67,5 +77,6 @@ go test -run='^$' -fuzz='^FuzzTokensJSON$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzParseMetadata$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzClientAssertion$' -fuzztime="$FUZZTIME" .
 go test -run='^$' -fuzz='^FuzzParseJWS$' -fuzztime="$FUZZTIME" ./refreshtest
+(cd pgstore && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="$FUZZTIME" .)
 
 echo "== all checks passed"
