@@ -120,9 +120,16 @@ type Client struct {
 // caller keeps using refreshToken. When it issues one, refreshToken is spent and
 // the new one must be stored (RFC 6749 §6).
 func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...RequestOption) (*Tokens, error) {
+	return c.refresh(ctx, refreshToken, nil, opts...)
+}
+
+// refresh is Refresh, calling onNonce (when not nil) before a DPoP nonce
+// retry: a Source's OnNonceRetry hook.
+func (c *Client) refresh(ctx context.Context, refreshToken string, onNonce func(), opts ...RequestOption) (*Tokens, error) {
 	return c.do(ctx, exchange{
-		build: func(ctx context.Context) (*http.Request, error) { return c.NewRequest(ctx, refreshToken, opts...) },
-		parse: c.ParseResponse,
+		build:   func(ctx context.Context) (*http.Request, error) { return c.NewRequest(ctx, refreshToken, opts...) },
+		parse:   c.ParseResponse,
+		onNonce: onNonce,
 	})
 }
 
@@ -132,6 +139,8 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, opts ...Reque
 type exchange struct {
 	build func(ctx context.Context) (*http.Request, error) // a request built anew for every attempt
 	parse func(*http.Response) (*Tokens, error)            // reads and closes the body
+
+	onNonce func() // called before a DPoP nonce retry; may be nil
 }
 
 // do makes the attempts of one exchange, as Refresh describes.
@@ -344,6 +353,9 @@ func (c *Client) attempt(ctx context.Context, x exchange, a *RetryAttempt) (*Tok
 		t, err := x.parse(resp)
 		if !c.DPoP.retryWithNonce(req, resp.Header, err) || retried {
 			return t, err
+		}
+		if x.onNonce != nil {
+			x.onNonce()
 		}
 	}
 }

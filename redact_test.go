@@ -327,6 +327,7 @@ func redactCases(t *testing.T) []redactCase {
 	// Discovery and revocation (discover_test.go and revoke_test.go check
 	// their behaviour).
 	cases = append(cases, discoveryRedactCases(t)...)
+	cases = append(cases, hooksRedactCases(t)...)
 	return cases
 }
 

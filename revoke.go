@@ -84,9 +84,6 @@ func (c *Client) parseRevocation(resp *http.Response) error {
 	return p.fail("", "error status without an OAuth error body", nil)
 }
 
-// reasonRevoke names a Source's sign-out for its log and state.
-const reasonRevoke runReason = "revoke"
-
 // Revoke signs the Source's grant out: it revokes the refresh token at the
 // server with [Client.Revoke] (the access token when there is no refresh
 // token), forgets the tokens in memory and clears the Store, if there is one,
@@ -134,7 +131,7 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
 		}
 	}
-	f := &flight{done: make(chan struct{}), reason: reasonRevoke}
+	f := &flight{done: make(chan struct{}), reason: ReasonRevoke}
 	s.flight = f
 	s.running.Store(true)
 	var ours *Tokens

@@ -37,6 +37,7 @@ type sourceOptions struct {
 	logger  *slog.Logger
 	timeout time.Duration
 	reqOpts []RequestOption
+	hooks   Hooks
 }
 
 // WithLeeway sets how long before its expiry a token is refreshed (default
@@ -155,6 +156,7 @@ type Source struct {
 	leeway  time.Duration
 	timeout time.Duration
 	reqOpts []RequestOption
+	hooks   Hooks
 
 	// cur is the published state; readers load it without a lock.
 	cur atomic.Pointer[cached]
@@ -201,34 +203,23 @@ type flight struct {
 	done      chan struct{} // closed when c and err are set
 	c         *cached       // the state published by a successful run
 	err       error
-	reason    runReason
+	reason    Reason
 	rotated   *Tokens // tokens a refresh got, from before they are saved
 	abandoned bool    // released at its timeout while still running
 
 	leasing atomic.Bool // waiting for a SharedStore's lease
 }
 
-// runReason says why a run was started, for the log.
-type runReason string
-
-const (
-	reasonFirstUse  runReason = "first_use"  // no access token yet
-	reasonExpiry    runReason = "expiry"     // the token is expiring or expired
-	reasonRejected  runReason = "rejected"   // a resource answered 401 (Invalidate)
-	reasonSaveRetry runReason = "save_retry" // tokens the Store has not taken yet
-	reasonSetTokens runReason = "set_tokens" // SetTokens saving new tokens
-)
-
-func (c *cached) reason() runReason {
+func (c *cached) reason() Reason {
 	switch {
 	case c == nil || c.authz == nil:
-		return reasonFirstUse
+		return ReasonFirstUse
 	case c.unsaved:
-		return reasonSaveRetry
+		return ReasonSaveRetry
 	case c.stale:
-		return reasonRejected
+		return ReasonRejected
 	}
-	return reasonExpiry
+	return ReasonExpiry
 }
 
 // NewSource returns a Source that refreshes through c, starting from initial: a
@@ -245,7 +236,7 @@ func NewSource(c *Client, initial *Tokens, opts ...SourceOption) *Source {
 			opt(&o)
 		}
 	}
-	s := &Source{client: c, store: o.store, logger: o.logger, leeway: o.leeway, timeout: o.timeout, reqOpts: o.reqOpts}
+	s := &Source{client: c, store: o.store, logger: o.logger, leeway: o.leeway, timeout: o.timeout, reqOpts: o.reqOpts, hooks: o.hooks}
 	if initial != nil {
 		s.cur.Store(s.newCached(initial, false))
 	}
@@ -282,10 +273,10 @@ func (s *Source) newCached(t *Tokens, unsaved bool) *cached {
 // refreshed is newCached for tokens a refresh made for reason just got:
 // refresh-ahead starts no new refresh within minRefreshInterval, and neither
 // does a resource's rejection when these tokens replace rejected ones.
-func (s *Source) refreshed(t *Tokens, unsaved bool, reason runReason) *cached {
+func (s *Source) refreshed(t *Tokens, unsaved bool, reason Reason) *cached {
 	c := s.newCached(t, unsaved)
 	settled := s.now().Add(minRefreshInterval)
-	if reason == reasonRejected {
+	if reason == ReasonRejected {
 		c.settled = settled
 	}
 	if !c.soft.IsZero() && c.soft.Before(settled) {
@@ -424,7 +415,7 @@ type outcome struct {
 // timeout (counted from when it holds the lease, with a SharedStore); when it
 // has not returned abandonGrace after that, its waiters are released and a new
 // run may start.
-func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight {
+func (s *Source) startLocked(c *cached, reason Reason, saveOnly bool) *flight {
 	f := &flight{done: make(chan struct{}), reason: reason}
 	if _, ok := s.store.(SharedStore); ok {
 		f.leasing.Store(true) // until the run holds the lease
@@ -434,6 +425,7 @@ func (s *Source) startLocked(c *cached, reason runReason, saveOnly bool) *flight
 	dead, lastErr := s.deadRT, s.lastErr
 	go func() {
 		start := time.Now()
+		s.started(f)
 		// With a SharedStore the run first waits for the grant's lease, for
 		// as long as the store makes it wait; the timeout starts once it is
 		// held, and the lease outlives it.
@@ -532,6 +524,22 @@ func (s *Source) finish(ctx context.Context, f *flight, c *cached, o outcome, el
 	if perr := s.logOutcome(ctx, f.reason, c, o, err, saveFailed, elapsed, failures, retryIn); perr != nil && f.err == nil {
 		f.err = perr
 	}
+	s.ended(f, runOutcome(how, err, saveFailed), err, how == ranRefresh, elapsed)
+}
+
+// runOutcome is the Outcome of a run that ended as how, with err.
+func runOutcome(how string, err error, saveFailed bool) Outcome {
+	switch {
+	case saveFailed:
+		return OutcomeUnsaved
+	case err != nil:
+		return OutcomeFailed
+	case how == ranLoad:
+		return OutcomeAdopted
+	case how == ranSave:
+		return OutcomeSaved
+	}
+	return OutcomeRefreshed
 }
 
 // failLocked records a failed run. s.mu is held.
@@ -565,6 +573,7 @@ func (s *Source) abandon(ctx context.Context, f *flight, elapsed time.Duration) 
 	f.err = err
 	s.mu.Unlock()
 	defer close(f.done)
+	defer s.ended(f, OutcomeAbandoned, err, f.rotated != nil, elapsed)
 	defer func() { _ = recover() }() // a panicking logger: the waiters have their error already
 	s.log(ctx, slog.LevelError, "refresh: run abandoned after its timeout; its goroutine is still running",
 		slog.String("reason", string(f.reason)), slog.Duration("duration", elapsed),
@@ -585,7 +594,7 @@ func (s *Source) keep(f *flight, spent string, t *Tokens) {
 
 // logOutcome writes the line for a finished run. It returns a *PanicError when
 // the logger panicked.
-func (s *Source) logOutcome(ctx context.Context, reason runReason, c *cached, o outcome, err error,
+func (s *Source) logOutcome(ctx context.Context, reason Reason, c *cached, o outcome, err error,
 	saveFailed bool, elapsed time.Duration, failures int, retryIn time.Duration) (perr error) {
 	if s.logger == nil {
 		return nil
@@ -707,7 +716,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, st Store, share
 
 	s.log(ctx, slog.LevelDebug, "refresh: refreshing token", slog.String("reason", string(f.reason)))
 	base := c
-	t, err := s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
+	t, err := s.client.refresh(ctx, base.tok.RefreshToken, s.nonceRetried(), s.reqOpts...)
 	if err != nil && isFinal(err) && st != nil {
 		// Another process may have rotated the token after the load above.
 		if again, lerr := s.load(ctx, st); lerr == nil && again != nil &&
@@ -716,7 +725,7 @@ func (s *Source) work(ctx context.Context, f *flight, c *cached, st Store, share
 			if base.fresh(s.now()) {
 				return outcome{base, ranLoad, nil}
 			}
-			t, err = s.client.Refresh(ctx, base.tok.RefreshToken, s.reqOpts...)
+			t, err = s.client.refresh(ctx, base.tok.RefreshToken, s.nonceRetried(), s.reqOpts...)
 		}
 	}
 	if err != nil {
@@ -781,11 +790,15 @@ func merge(t, old *Tokens) {
 func (s *Source) load(ctx context.Context, st Store) (t *Tokens, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			t, err = nil, &StoreError{Op: "load", Err: newPanicError(p)}
+			se := &StoreError{Op: "load", Err: newPanicError(p)}
+			s.storeFailed(se)
+			t, err = nil, se
 		}
 	}()
 	if t, err = st.Load(ctx); err != nil {
-		return nil, &StoreError{Op: "load", Err: err}
+		se := &StoreError{Op: "load", Err: err}
+		s.storeFailed(se)
+		return nil, se
 	}
 	return t, nil
 }
@@ -798,11 +811,15 @@ func (s *Source) save(ctx context.Context, st Store, t *Tokens) (err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = &StoreError{Op: "save", Err: newPanicError(p)}
+			se := &StoreError{Op: "save", Err: newPanicError(p)}
+			s.storeFailed(se)
+			err = se
 		}
 	}()
 	if err := st.Save(ctx, t); err != nil {
-		return &StoreError{Op: "save", Err: err}
+		se := &StoreError{Op: "save", Err: err}
+		s.storeFailed(se)
+		return se
 	}
 	return nil
 }
@@ -853,7 +870,7 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		s.mu.Unlock()
 		return nil
 	}
-	f := s.startLocked(c, reasonSetTokens, true)
+	f := s.startLocked(c, ReasonSetTokens, true)
 	s.mu.Unlock()
 	select {
 	case <-f.done:

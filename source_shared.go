@@ -27,8 +27,16 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 		return s.store, nil, nil
 	}
 	defer f.leasing.Store(false) // set by startLocked
+	start := time.Now()
 	l, err := acquire(ss, s.leaseTTL())
+	if s.hooks.OnLeaseWait != nil {
+		emit(s, s.hooks.OnLeaseWait, LeaseWait{Reason: f.reason, Duration: time.Since(start), Acquired: err == nil})
+	}
 	if err != nil {
+		var se *StoreError
+		if errors.As(err, &se) {
+			s.storeFailed(se)
+		}
 		return nil, nil, err
 	}
 	return l, l, nil
@@ -53,13 +61,15 @@ func acquire(ss SharedStore, ttl time.Duration) (l Lease, err error) {
 
 // release frees the lease a run held, within abandonGrace. A failure is only
 // logged: the lease then lapses at its TTL.
-func (s *Source) release(l Lease, reason runReason) {
+func (s *Source) release(l Lease, reason Reason) {
 	ctx, cancel := context.WithTimeout(context.Background(), abandonGrace)
 	defer cancel()
 	defer func() { _ = recover() }() // a panicking Release or logger: the lease lapses
 	if err := l.Release(ctx); err != nil {
+		se := &StoreError{Op: "release", Err: err}
+		s.storeFailed(se)
 		s.log(ctx, slog.LevelWarn, "refresh: store release failed; the lease lapses at its TTL",
-			slog.String("reason", string(reason)), slog.String("error", (&StoreError{Op: "release", Err: err}).Error()))
+			slog.String("reason", string(reason)), slog.String("error", se.Error()))
 	}
 }
 

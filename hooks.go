@@ -1,0 +1,238 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Hooks are the functions a [Source] calls when something worth counting or
+// timing happens: a run starts and ends, a run waits for a [SharedStore]'s
+// lease, a store call fails, a DPoP nonce makes a request go again. Give them to
+// a Source with [WithHooks]; the otelrefresh module turns them into
+// OpenTelemetry metrics and spans.
+//
+// Every field is optional: a nil func is never called, and a Source without
+// hooks does no work for them. Reading a valid cached token ([Source.Token],
+// [Transport] with a token that needs no refresh) calls no hook at all.
+//
+// The hooks are called synchronously on the goroutine of the run or request
+// they report, so they must be fast and safe for concurrent use; a run's
+// waiters are released after OnRefreshEnd returns. A panic in a hook is
+// recovered: it is logged (with [WithLogger]) and never reaches the process,
+// the run or its callers.
+//
+// No event carries a token, a secret, a refresh token, an error value or its
+// text, or anything that names the user or the grant: only the reason, the
+// outcome, a typed [ErrorKind], durations, the client authentication method's
+// name and whether DPoP is on. To tell grants apart, give each Source hooks of
+// its own.
+type Hooks struct {
+	// OnRefreshStart is called when a run starts: a refresh, which may end by
+	// adopting tokens from the Store without a request, or a save of tokens
+	// the Store has not taken yet.
+	OnRefreshStart func(RefreshStart)
+
+	// OnRefreshEnd is called once for every run OnRefreshStart reported, when
+	// it ends, before its waiters are released.
+	OnRefreshEnd func(RefreshEnd)
+
+	// OnLeaseWait is called when a run with a [SharedStore] has waited for the
+	// grant's lease, whether it got it or not.
+	OnLeaseWait func(LeaseWait)
+
+	// OnStoreFailure is called for every Store or Lease call that fails (or
+	// panics), a fenced save's version conflict included.
+	OnStoreFailure func(StoreFailure)
+
+	// OnNonceRetry is called before a request is sent again with the new nonce
+	// a server asked for (RFC 9449 §8, §9): a refresh made by the Source, or a
+	// request to a resource made by a [Transport] over it. Refreshes made
+	// directly with [Client.Refresh] and revocations report none.
+	OnNonceRetry func(NonceRetry)
+}
+
+// WithHooks makes the Source call h's functions; see [Hooks]. A later
+// WithHooks replaces an earlier one.
+func WithHooks(h Hooks) SourceOption {
+	return func(o *sourceOptions) { o.hooks = h }
+}
+
+// Reason says why a Source started a run, for its log and its [Hooks].
+type Reason string
+
+// The reasons of a run. Tokens adopted from the Store are an outcome, not a
+// reason: see [OutcomeAdopted].
+const (
+	ReasonFirstUse  Reason = "first_use"  // no access token yet
+	ReasonExpiry    Reason = "expiry"     // the token is expiring or expired
+	ReasonRejected  Reason = "rejected"   // a resource answered 401 ([Source.Invalidate])
+	ReasonSaveRetry Reason = "save_retry" // tokens the Store has not taken yet
+	ReasonSetTokens Reason = "set_tokens" // [Source.SetTokens] saving new tokens
+	ReasonRevoke    Reason = "revoke"     // [Source.Revoke] signing the grant out
+)
+
+// Outcome says how a run of a Source ended.
+type Outcome string
+
+// The outcomes of a run.
+const (
+	OutcomeRefreshed Outcome = "refreshed" // a token request got new tokens, saved when there is a Store
+	OutcomeAdopted   Outcome = "adopted"   // tokens another process saved in the Store were taken; no request
+	OutcomeSaved     Outcome = "saved"     // tokens the Store had not taken were saved
+	OutcomeUnsaved   Outcome = "unsaved"   // new tokens are in use, but the Store failed to save them
+	OutcomeFailed    Outcome = "failed"    // the callers waiting got an error
+	OutcomeAbandoned Outcome = "abandoned" // the run did not return within its timeout
+)
+
+// ErrorKind sorts the error of a run without its text, which may quote what a
+// server or a Store said.
+type ErrorKind string
+
+// The kinds of error, checked in this order.
+const (
+	ErrorKindNone         ErrorKind = ""              // no error
+	ErrorKindPanic        ErrorKind = "panic"         // a [*PanicError]: a Store, Auth, policy or logger panicked
+	ErrorKindStore        ErrorKind = "store"         // a [*StoreError]
+	ErrorKindInvalidGrant ErrorKind = "invalid_grant" // [ErrInvalidGrant] or GitHub's bad_refresh_token: final
+	ErrorKindOAuth        ErrorKind = "oauth"         // another [*OAuthError]
+	ErrorKindResponse     ErrorKind = "response"      // a [*ResponseError]: not a usable token response
+	ErrorKindConfig       ErrorKind = "config"        // a [*ConfigError], no refresh token included: nothing was sent
+	ErrorKindTimeout      ErrorKind = "timeout"       // the run's deadline passed
+	ErrorKindTransport    ErrorKind = "transport"     // anything else: the request did not get an answer
+)
+
+// errorKind sorts err.
+func errorKind(err error) ErrorKind {
+	var (
+		pe *PanicError
+		se *StoreError
+		oe *OAuthError
+		re *ResponseError
+		ce *ConfigError
+	)
+	switch {
+	case err == nil:
+		return ErrorKindNone
+	case errors.As(err, &pe):
+		return ErrorKindPanic
+	case errors.As(err, &se):
+		return ErrorKindStore
+	case errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrorCode("bad_refresh_token")):
+		return ErrorKindInvalidGrant
+	case errors.As(err, &oe):
+		return ErrorKindOAuth
+	case errors.As(err, &re):
+		return ErrorKindResponse
+	case errors.As(err, &ce):
+		return ErrorKindConfig
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrorKindTimeout
+	}
+	return ErrorKindTransport
+}
+
+// RefreshStart is the event of a run that starts.
+type RefreshStart struct {
+	Reason     Reason
+	AuthMethod string // the Auth's RFC 7591 name ("client_secret_basic", ...); empty for nil or a user's own Auth
+	DPoP       bool   // Client.DPoP is set
+}
+
+// RefreshEnd is the event of a run that ended.
+type RefreshEnd struct {
+	Reason     Reason
+	Outcome    Outcome
+	ErrorKind  ErrorKind     // ErrorKindNone unless the run's callers got an error (OutcomeUnsaved: the Store's)
+	Sent       bool          // a token request was made
+	Duration   time.Duration // from the start of the run, any lease wait included
+	AuthMethod string
+	DPoP       bool
+}
+
+// LeaseWait is the event of a run that waited for a [SharedStore]'s lease.
+type LeaseWait struct {
+	Reason   Reason
+	Duration time.Duration
+	Acquired bool // false: Acquire failed, and the run ended with a [*StoreError]
+}
+
+// StoreFailure is the event of a Store or Lease call that failed.
+type StoreFailure struct {
+	Op       string // as in [StoreError]: "load", "save", "acquire", "release", "clear"
+	Conflict bool   // a fenced save found a newer version: errors.Is(err, [ErrVersionConflict])
+}
+
+// NonceRetry is the event of a request sent again with a new DPoP nonce.
+type NonceRetry struct {
+	Endpoint string // "token" for a refresh, "resource" for a Transport's request
+}
+
+// emit calls fn with e when fn is set. A panic in fn is logged and goes no
+// further.
+func emit[E any](s *Source, fn func(E), e E) {
+	if fn == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			defer func() { _ = recover() }() // a panicking logger too
+			s.log(context.Background(), slog.LevelError, "refresh: a hook panicked; the panic was recovered",
+				slog.String("event", eventName(e)))
+		}
+	}()
+	fn(e)
+}
+
+// eventName names an event for the log.
+func eventName(e any) string {
+	switch e.(type) {
+	case RefreshStart:
+		return "refresh_start"
+	case RefreshEnd:
+		return "refresh_end"
+	case LeaseWait:
+		return "lease_wait"
+	case StoreFailure:
+		return "store_failure"
+	}
+	return "nonce_retry"
+}
+
+// authMethod names the Client's authentication method for the events.
+func (s *Source) authMethod() string {
+	if n, ok := s.client.Auth.(authMethodNamer); ok {
+		return n.endpointAuthMethod()
+	}
+	return ""
+}
+
+// started reports the start of run f.
+func (s *Source) started(f *flight) {
+	if s.hooks.OnRefreshStart != nil {
+		emit(s, s.hooks.OnRefreshStart, RefreshStart{Reason: f.reason, AuthMethod: s.authMethod(), DPoP: s.client.DPoP != nil})
+	}
+}
+
+// ended reports the end of run f.
+func (s *Source) ended(f *flight, o Outcome, err error, sent bool, elapsed time.Duration) {
+	if s.hooks.OnRefreshEnd != nil {
+		emit(s, s.hooks.OnRefreshEnd, RefreshEnd{Reason: f.reason, Outcome: o, ErrorKind: errorKind(err), Sent: sent,
+			Duration: elapsed, AuthMethod: s.authMethod(), DPoP: s.client.DPoP != nil})
+	}
+}
+
+// storeFailed reports a store call's error, a *StoreError.
+func (s *Source) storeFailed(err *StoreError) {
+	emit(s, s.hooks.OnStoreFailure, StoreFailure{Op: err.Op, Conflict: errors.Is(err, ErrVersionConflict)})
+}
+
+// nonceRetried is the callback of a refresh's nonce retry, or nil without a
+// hook.
+func (s *Source) nonceRetried() func() {
+	if s.hooks.OnNonceRetry == nil {
+		return nil
+	}
+	return func() { emit(s, s.hooks.OnNonceRetry, NonceRetry{Endpoint: "token"}) }
+}
