@@ -244,7 +244,7 @@ func (t *Transport) roundTripDPoP(req *http.Request, base http.RoundTripper, c *
 	next := c
 	switch {
 	case askedForNonce(resp.Header) && nonce != "" && nonce != sent:
-		emit(t.Source, t.Source.hooks.OnNonceRetry, NonceRetry{Endpoint: "resource"})
+		emit(t.Source, "nonce_retry", t.Source.hooks.OnNonceRetry, NonceRetry{Endpoint: "resource"})
 	case tokenRejected(resp.Header):
 		t.Source.Invalidate(c.tok)
 		next, err = t.Source.state(req.Context())

@@ -105,32 +105,31 @@ const (
 
 // errorKind sorts err.
 func errorKind(err error) ErrorKind {
-	var (
-		pe *PanicError
-		se *StoreError
-		oe *OAuthError
-		re *ResponseError
-		ce *ConfigError
-	)
 	switch {
 	case err == nil:
 		return ErrorKindNone
-	case errors.As(err, &pe):
+	case isA[*PanicError](err):
 		return ErrorKindPanic
-	case errors.As(err, &se):
+	case isA[*StoreError](err):
 		return ErrorKindStore
 	case errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrorCode("bad_refresh_token")):
 		return ErrorKindInvalidGrant
-	case errors.As(err, &oe):
+	case isA[*OAuthError](err):
 		return ErrorKindOAuth
-	case errors.As(err, &re):
+	case isA[*ResponseError](err):
 		return ErrorKindResponse
-	case errors.As(err, &ce):
+	case isA[*ConfigError](err):
 		return ErrorKindConfig
 	case errors.Is(err, context.DeadlineExceeded):
 		return ErrorKindTimeout
 	}
 	return ErrorKindTransport
+}
+
+// isA reports whether err's chain holds an E.
+func isA[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }
 
 // RefreshStart is the event of a run that starts.
@@ -169,9 +168,9 @@ type NonceRetry struct {
 	Endpoint string // "token" for a refresh, "resource" for a Transport's request
 }
 
-// emit calls fn with e when fn is set. A panic in fn is logged and goes no
-// further.
-func emit[E any](s *Source, fn func(E), e E) {
+// emit calls fn with e when fn is set. A panic in fn is logged, with the
+// event's name, and goes no further.
+func emit[E any](s *Source, name string, fn func(E), e E) {
 	if fn == nil {
 		return
 	}
@@ -179,25 +178,10 @@ func emit[E any](s *Source, fn func(E), e E) {
 		if p := recover(); p != nil {
 			defer func() { _ = recover() }() // a panicking logger too
 			s.log(context.Background(), slog.LevelError, "refresh: a hook panicked; the panic was recovered",
-				slog.String("event", eventName(e)))
+				slog.String("event", name))
 		}
 	}()
 	fn(e)
-}
-
-// eventName names an event for the log.
-func eventName(e any) string {
-	switch e.(type) {
-	case RefreshStart:
-		return "refresh_start"
-	case RefreshEnd:
-		return "refresh_end"
-	case LeaseWait:
-		return "lease_wait"
-	case StoreFailure:
-		return "store_failure"
-	}
-	return "nonce_retry"
 }
 
 // authMethod names the Client's authentication method for the events.
@@ -211,21 +195,21 @@ func (s *Source) authMethod() string {
 // started reports the start of run f.
 func (s *Source) started(f *flight) {
 	if s.hooks.OnRefreshStart != nil {
-		emit(s, s.hooks.OnRefreshStart, RefreshStart{Reason: f.reason, AuthMethod: s.authMethod(), DPoP: s.client.DPoP != nil})
+		emit(s, "refresh_start", s.hooks.OnRefreshStart, RefreshStart{Reason: f.reason, AuthMethod: s.authMethod(), DPoP: s.client.DPoP != nil})
 	}
 }
 
 // ended reports the end of run f.
 func (s *Source) ended(f *flight, o Outcome, err error, sent bool, elapsed time.Duration) {
 	if s.hooks.OnRefreshEnd != nil {
-		emit(s, s.hooks.OnRefreshEnd, RefreshEnd{Reason: f.reason, Outcome: o, ErrorKind: errorKind(err), Sent: sent,
+		emit(s, "refresh_end", s.hooks.OnRefreshEnd, RefreshEnd{Reason: f.reason, Outcome: o, ErrorKind: errorKind(err), Sent: sent,
 			Duration: elapsed, AuthMethod: s.authMethod(), DPoP: s.client.DPoP != nil})
 	}
 }
 
 // storeFailed reports a store call's error, a *StoreError.
 func (s *Source) storeFailed(err *StoreError) {
-	emit(s, s.hooks.OnStoreFailure, StoreFailure{Op: err.Op, Conflict: errors.Is(err, ErrVersionConflict)})
+	emit(s, "store_failure", s.hooks.OnStoreFailure, StoreFailure{Op: err.Op, Conflict: errors.Is(err, ErrVersionConflict)})
 }
 
 // nonceRetried is the callback of a refresh's nonce retry, or nil without a
@@ -234,5 +218,5 @@ func (s *Source) nonceRetried() func() {
 	if s.hooks.OnNonceRetry == nil {
 		return nil
 	}
-	return func() { emit(s, s.hooks.OnNonceRetry, NonceRetry{Endpoint: "token"}) }
+	return func() { emit(s, "nonce_retry", s.hooks.OnNonceRetry, NonceRetry{Endpoint: "token"}) }
 }

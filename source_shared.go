@@ -30,7 +30,7 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 	start := time.Now()
 	l, err := acquire(ss, s.leaseTTL())
 	if s.hooks.OnLeaseWait != nil {
-		emit(s, s.hooks.OnLeaseWait, LeaseWait{Reason: f.reason, Duration: time.Since(start), Acquired: err == nil})
+		emit(s, "lease_wait", s.hooks.OnLeaseWait, LeaseWait{Reason: f.reason, Duration: time.Since(start), Acquired: err == nil})
 	}
 	if err != nil {
 		var se *StoreError
