@@ -48,7 +48,7 @@ func Example() {
 			outcome, _ := p.Attributes.Value(otelrefresh.KeyOutcome)
 			reason, _ := p.Attributes.Value(otelrefresh.KeyReason)
 			method, _ := p.Attributes.Value(otelrefresh.KeyAuthMethod)
-			fmt.Printf("%s: %d run, outcome=%s reason=%s auth_method=%s\n", m.Name, p.Count, outcome.Emit(), reason.Emit(), method.Emit())
+			fmt.Printf("%s: %d run, outcome=%s reason=%s auth_method=%s\n", m.Name, p.Count, outcome.String(), reason.String(), method.String())
 		}
 	}
 	for _, s := range spans.GetSpans() {
