@@ -57,6 +57,10 @@
 // (RFC 7009); [Source.Revoke] signs a grant out: it revokes the refresh token,
 // forgets the tokens and clears the Store.
 //
+// [WithHooks] makes a Source report its runs, lease waits, store failures and
+// DPoP nonce retries to [Hooks] funcs, with no secret in any event; the
+// otelrefresh module turns them into OpenTelemetry metrics and spans.
+//
 // No value of this package prints a secret: [Tokens], every [Auth] it provides and
 // every error show neither tokens nor client secrets under fmt or log/slog.
 package refresh
