@@ -43,7 +43,8 @@ type Hooks struct {
 	OnLeaseWait func(LeaseWait)
 
 	// OnStoreFailure is called for every Store or Lease call that fails (or
-	// panics), a fenced save's version conflict included.
+	// panics), a fenced save's version conflict included, whether a run or
+	// [Source.Revoke] made it.
 	OnStoreFailure func(StoreFailure)
 
 	// OnNonceRetry is called before a request is sent again with the new nonce
@@ -207,9 +208,11 @@ func (s *Source) ended(f *flight, o Outcome, err error, sent bool, elapsed time.
 	}
 }
 
-// storeFailed reports a store call's error, a *StoreError.
-func (s *Source) storeFailed(err *StoreError) {
-	emit(s, "store_failure", s.hooks.OnStoreFailure, StoreFailure{Op: err.Op, Conflict: errors.Is(err, ErrVersionConflict)})
+// storeFailed reports the error of a store call, a *StoreError.
+func (s *Source) storeFailed(err error) {
+	if se, ok := errors.AsType[*StoreError](err); ok && s.hooks.OnStoreFailure != nil {
+		emit(s, "store_failure", s.hooks.OnStoreFailure, StoreFailure{Op: se.Op, Conflict: errors.Is(err, ErrVersionConflict)})
+	}
 }
 
 // nonceRetried is the callback of a refresh's nonce retry, or nil without a

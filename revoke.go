@@ -186,12 +186,14 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) (revoked string, err
 		// as SetTokens writes it.
 		l, err := storeCall("acquire", func() (Lease, error) { return shared.Acquire(ctx, 2*s.timeout) })
 		if err != nil {
+			s.storeFailed(err)
 			errs = append(errs, err)
 		} else {
 			st = l
 			release := context.WithoutCancel(ctx) // Release even after the work's timeout
 			defer func() {
 				if _, err := storeCall("release", func() (struct{}, error) { return struct{}{}, l.Release(release) }); err != nil {
+					s.storeFailed(err)
 					errs = append(errs, err)
 				}
 			}()

@@ -33,10 +33,7 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 		emit(s, "lease_wait", s.hooks.OnLeaseWait, LeaseWait{Reason: f.reason, Duration: time.Since(start), Acquired: err == nil})
 	}
 	if err != nil {
-		var se *StoreError
-		if errors.As(err, &se) {
-			s.storeFailed(se)
-		}
+		s.storeFailed(err)
 		return nil, nil, err
 	}
 	return l, l, nil
