@@ -43,7 +43,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tokenrefresh/refresh"
 )
@@ -81,7 +80,8 @@ func WithAttributes(attrs ...attribute.KeyValue) Option {
 // recorder holds the instruments the hooks record with.
 type recorder struct {
 	attrs        []attribute.KeyValue
-	tracer       trace.Tracer
+	metrics      bool         // a MeterProvider was given
+	tracer       trace.Tracer // nil: no spans
 	duration     metric.Float64Histogram
 	invalidGrant metric.Int64Counter
 	nonceRetries metric.Int64Counter
@@ -93,7 +93,9 @@ type recorder struct {
 
 // Hooks returns the hooks that record a Source's events with mp's meter and
 // tp's tracer, as the package documentation lists. A nil mp records no
-// metrics, a nil tp no spans. The error is an instrument mp could not create.
+// metrics, a nil tp no spans, and the funcs with nothing to record are left
+// nil, so that they cost nothing. The error is an instrument mp could not
+// create.
 // The hooks are safe for concurrent use by any number of Sources.
 func Hooks(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (refresh.Hooks, error) {
 	var o options
@@ -102,14 +104,14 @@ func Hooks(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (re
 			opt(&o)
 		}
 	}
+	r := &recorder{attrs: o.attrs, metrics: mp != nil}
+	if tp != nil {
+		r.tracer = tp.Tracer(ScopeName)
+	}
 	if mp == nil {
 		mp = metricnoop.NewMeterProvider()
 	}
-	if tp == nil {
-		tp = tracenoop.NewTracerProvider()
-	}
 	m := mp.Meter(ScopeName)
-	r := &recorder{attrs: o.attrs, tracer: tp.Tracer(ScopeName)}
 	var err error
 	seconds := metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 	if r.duration, err = m.Float64Histogram("refresh.duration", metric.WithUnit("s"), seconds,
@@ -140,13 +142,19 @@ func Hooks(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (re
 		metric.WithDescription("Runs of Sources under way.")); err != nil {
 		return refresh.Hooks{}, err
 	}
-	return refresh.Hooks{
-		OnRefreshStart: r.start,
-		OnRefreshEnd:   r.end,
-		OnLeaseWait:    r.lease,
-		OnStoreFailure: r.storeFailure,
-		OnNonceRetry:   r.nonceRetry,
-	}, nil
+	switch {
+	case r.metrics:
+		return refresh.Hooks{
+			OnRefreshStart: r.start,
+			OnRefreshEnd:   r.end,
+			OnLeaseWait:    r.lease,
+			OnStoreFailure: r.storeFailure,
+			OnNonceRetry:   r.nonceRetry,
+		}, nil
+	case r.tracer != nil:
+		return refresh.Hooks{OnRefreshEnd: r.end}, nil
+	}
+	return refresh.Hooks{}, nil // nothing to record: no hooks, no cost
 }
 
 // with returns the constant attributes followed by kv.
@@ -168,15 +176,20 @@ func (r *recorder) start(refresh.RefreshStart) {
 
 func (r *recorder) end(e refresh.RefreshEnd) {
 	ctx := context.Background()
-	r.active.Add(ctx, -1, r.with())
 	kv := []attribute.KeyValue{KeyOutcome.String(string(e.Outcome)), KeyReason.String(string(e.Reason)),
 		authMethod(e.AuthMethod), KeyDPoP.Bool(e.DPoP)}
 	if e.ErrorKind != refresh.ErrorKindNone {
 		kv = append(kv, KeyErrorType.String(string(e.ErrorKind)))
 	}
-	r.duration.Record(ctx, e.Duration.Seconds(), r.with(kv...))
-	if e.ErrorKind == refresh.ErrorKindInvalidGrant {
-		r.invalidGrant.Add(ctx, 1, r.with(KeyReason.String(string(e.Reason)), authMethod(e.AuthMethod)))
+	if r.metrics {
+		r.active.Add(ctx, -1, r.with())
+		r.duration.Record(ctx, e.Duration.Seconds(), r.with(kv...))
+		if e.ErrorKind == refresh.ErrorKindInvalidGrant {
+			r.invalidGrant.Add(ctx, 1, r.with(KeyReason.String(string(e.Reason)), authMethod(e.AuthMethod)))
+		}
+	}
+	if r.tracer == nil {
+		return
 	}
 
 	// The span is made now, from the run's duration: the events carry no run

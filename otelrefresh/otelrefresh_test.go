@@ -316,7 +316,8 @@ func TestWithAttributes(t *testing.T) {
 	}
 }
 
-// TestNilProviders records nothing, without failing.
+// TestNilProviders checks that nil providers leave out what they would
+// record: no hook at all without either, only the span without metrics.
 func TestNilProviders(t *testing.T) {
 	srv := refreshtest.NewServer(refreshtest.WithClient(testClient))
 	t.Cleanup(srv.Close)
@@ -324,9 +325,20 @@ func TestNilProviders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if h.OnRefreshStart != nil || h.OnRefreshEnd != nil || h.OnLeaseWait != nil || h.OnStoreFailure != nil || h.OnNonceRetry != nil {
+		t.Errorf("Hooks(nil, nil) set hooks with nothing to record")
+	}
+	tel := newTelemetry(t)
+	h, err = otelrefresh.Hooks(nil, tel.tp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := srv.IssueRefreshToken(clientID)
 	if _, err := refresh.NewSource(newClient(srv), &refresh.Tokens{RefreshToken: rt}, refresh.WithHooks(h)).Token(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if spans := tel.spans.GetSpans(); len(spans) != 1 || spans[0].Name != "refresh" {
+		t.Errorf("spans with a nil MeterProvider: %+v, want one refresh span", spans)
 	}
 }
 
