@@ -163,37 +163,48 @@ var hookScenarios = []hookScenario{
 		},
 	},
 	{
-		name: "a run waits for the lease another owner holds and adopts its tokens",
+		name: "a run waits for the lease another Source holds and adopts its tokens",
 		run: func(t *testing.T, srv *refreshtest.Server, clock *refreshtest.Clock, h refresh.Hooks, r *recorder) []string {
 			rt := srv.IssueRefreshToken(hookClient.ID)
 			store := refresh.NewMemoryStore(&refresh.Tokens{RefreshToken: rt})
-			held, err := store.Acquire(t.Context(), time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := refresh.NewSource(hookedClient(srv, clock), nil, refresh.WithStore(store), refresh.WithHooks(h))
-			res := make(chan error, 1)
+			// The other Source's token request waits until let is closed,
+			// holding the grant's lease all the while.
+			inRequest, let := make(chan struct{}), make(chan struct{})
+			other := hookedClient(srv, clock)
+			other.HTTPClient = &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				close(inRequest)
+				<-let
+				return srv.Client().Transport.RoundTrip(req)
+			})}
+			holder := refresh.NewSource(other, nil, refresh.WithStore(store))
+			held := make(chan *refresh.Tokens, 1)
 			go func() {
-				_, err := src.Token(t.Context())
-				res <- err
+				tok, err := holder.Token(t.Context())
+				if err != nil {
+					t.Errorf("the holder's Token: %v", err)
+				}
+				held <- tok
+			}()
+			<-inRequest
+			src := refresh.NewSource(hookedClient(srv, clock), nil, refresh.WithStore(store), refresh.WithHooks(h))
+			res := make(chan *refresh.Tokens, 1)
+			go func() {
+				tok, err := src.Token(t.Context())
+				if err != nil {
+					t.Errorf("Token: %v", err)
+				}
+				res <- tok
 			}()
 			<-r.started
-			// The holder refreshed meanwhile: it saves fresh tokens and lets go.
-			if _, err := held.Load(t.Context()); err != nil {
-				t.Fatal(err)
+			close(let)
+			theirs, ours := <-held, <-res
+			if theirs == nil || ours == nil || ours.AccessToken != theirs.AccessToken {
+				t.Fatalf("Token = %v, want the holder's tokens %v", ours, theirs)
 			}
-			fresh := &refresh.Tokens{AccessToken: secretAccess, TokenType: "Bearer", RefreshToken: secretRefresh,
-				IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
-			if err := held.Save(t.Context(), fresh); err != nil {
-				t.Fatal(err)
+			if n := len(srv.Requests()); n != 1 {
+				t.Errorf("%d token requests, want the holder's one", n)
 			}
-			if err := held.Release(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-res; err != nil {
-				t.Fatalf("Token: %v", err)
-			}
-			return []string{rt}
+			return []string{rt, ours.AccessToken, ours.RefreshToken}
 		},
 		want: []any{
 			refresh.RefreshStart{Reason: refresh.ReasonFirstUse, AuthMethod: basicName},
