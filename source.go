@@ -177,7 +177,7 @@ type Source struct {
 type cached struct {
 	tok     *Tokens
 	authz   []string  // the Authorization header value for tok; nil without an access token
-	dpop    bool      // tok is a DPoP token, which Transport cannot send
+	dpop    bool      // tok is a DPoP token: Transport sends it with a proof of Client.DPoP
 	soft    time.Time // refresh ahead from here; zero: never
 	hard    time.Time // unusable from here; zero: never
 	settled time.Time // a resource's rejection is taken from here; zero: at once
@@ -300,8 +300,8 @@ func (s *Source) refreshed(t *Tokens, unsaved bool, reason runReason) *cached {
 // authScheme is the Authorization scheme for a token type. Only bearer tokens
 // (RFC 6750) can be sent as they are: any spelling of bearer, no type at all and
 // the odd types some providers send (eBay, Weibo) are sent as "Bearer". A DPoP
-// token (RFC 9449) keeps its scheme; Transport refuses it, since it needs a proof
-// with every request.
+// token (RFC 9449) keeps its scheme: Transport sends it with a proof of
+// Client.DPoP on every request, and refuses it when the Client has no DPoP key.
 func authScheme(tokenType string) string {
 	if strings.EqualFold(tokenType, "DPoP") {
 		return "DPoP"
