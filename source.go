@@ -807,6 +807,28 @@ func (s *Source) save(ctx context.Context, st Store, t *Tokens) (err error) {
 	return nil
 }
 
+// lockIdle waits until no run is in flight and returns with s.mu held. When
+// ctx ends first it returns, without the lock, ctx's cause: as a *StoreError
+// when the run waited for the lease another process holds.
+func (s *Source) lockIdle(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		f := s.flight
+		if f == nil {
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			if f.leasing.Load() {
+				return leaseWaitError(ctx)
+			}
+			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
+		}
+	}
+}
+
 // SetTokens replaces the Source's tokens with t, for example after the user
 // authorised again: it waits for a run in progress, uses t from then on, clears
 // any failure, a final invalid_grant included, and saves t to the Store if there
@@ -830,21 +852,8 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		c.IssuedAt = s.now()
 		t = &c
 	}
-	for {
-		s.mu.Lock()
-		f := s.flight
-		if f == nil {
-			break
-		}
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			if f.leasing.Load() {
-				return leaseWaitError(ctx)
-			}
-			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
-		}
+	if err := s.lockIdle(ctx); err != nil {
+		return err
 	}
 	c := s.newCached(t, s.store != nil)
 	s.cur.Store(c)
