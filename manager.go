@@ -243,7 +243,7 @@ func (m *Manager) newSource(key string) (src *Source, err error) {
 // then garbage. m.mu is held.
 func (m *Manager) sweepLocked(now time.Time) {
 	m.swept = now
-	keep := make(map[string]*managedGrant, len(m.active)/2)
+	keep := map[string]*managedGrant{}
 	for key, g := range m.active {
 		if g.users > 0 || now.Sub(g.lastUsed) < m.idle || !g.src.settled() {
 			keep[key] = g
