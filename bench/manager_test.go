@@ -43,7 +43,9 @@ func (s loadCountingStore) Load(ctx context.Context) (*refresh.Tokens, error) {
 	return s.st.Load(ctx)
 }
 
-func (s loadCountingStore) Save(ctx context.Context, t *refresh.Tokens) error { return s.st.Save(ctx, t) }
+func (s loadCountingStore) Save(ctx context.Context, t *refresh.Tokens) error {
+	return s.st.Save(ctx, t)
+}
 
 // loadCountingSharedStore is a MemoryStore, lease included, that counts the loads
 // made under its lease.
