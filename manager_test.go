@@ -652,3 +652,42 @@ func TestManagerPutAndRevoke(t *testing.T) {
 		t.Errorf("Token after signing in again: %v", err)
 	}
 }
+
+func TestManagerEvictsUnderLoadWithoutDuplicateRefreshes(t *testing.T) {
+	s := newMgrSetup(t)
+	const idle = time.Second
+	m := s.manager(t, nil, refresh.WithIdleLimit(idle))
+	const keys, workers, calls = 30, 8, 60
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*calls)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range calls {
+				key := fmt.Sprint("user-", (w*calls+i)%keys)
+				if _, err := m.Token(t.Context(), key); err != nil {
+					errs <- fmt.Errorf("%s: %w", key, err)
+				}
+				if i%10 == 0 {
+					s.clock.Advance(idle) // every Source may go idle: sweeps run among the calls
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Each key refreshed once; every Source made after an eviction loaded the
+	// stored token, still valid.
+	if n := s.tokenRequests(); n != keys {
+		t.Errorf("token requests = %d, want %d: one per key", n, keys)
+	}
+	reopened := 0
+	for k := range keys {
+		reopened += s.openedFor(fmt.Sprint("user-", k)) - 1
+	}
+	if reopened == 0 {
+		t.Error("no Source was evicted and made again: the test did not exercise eviction")
+	}
+}
