@@ -691,3 +691,49 @@ func TestManagerEvictsUnderLoadWithoutDuplicateRefreshes(t *testing.T) {
 		t.Error("no Source was evicted and made again: the test did not exercise eviction")
 	}
 }
+
+func TestManagerCallerGivesUpWhileTheSourceIsMade(t *testing.T) {
+	s := newMgrSetup(t)
+	opening, open := make(chan struct{}), make(chan struct{})
+	m := s.manager(t, func(key string) (refresh.Grant, error) {
+		close(opening)
+		<-open // a slow grant function: a database round trip
+		return s.grants(key)
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Token(t.Context(), "alice")
+		first <- err
+	}()
+	<-opening
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := m.Token(ctx, "alice"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Token with a cancelled ctx while the Source is made = %v, want context.Canceled", err)
+	}
+	close(open)
+	if err := <-first; err != nil {
+		t.Fatalf("the first caller's Token: %v", err)
+	}
+	if _, err := m.Token(t.Context(), "alice"); err != nil {
+		t.Fatalf("Token afterwards: %v", err)
+	}
+	if n, calls := s.tokenRequests(), s.openedFor("alice"); n != 1 || calls != 1 {
+		t.Errorf("token requests = %d, grant function calls = %d; want 1 and 1", n, calls)
+	}
+}
+
+func TestManagerRefusesANilContext(t *testing.T) {
+	s := newMgrSetup(t)
+	m := s.manager(t, nil)
+	//lint:ignore SA1012 a nil Context is the bad input under test
+	_, err := m.Token(nil, "alice")
+	var ce *refresh.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "ctx" {
+		t.Errorf("Token(nil, ...) = %v, want a *ConfigError for ctx", err)
+	}
+	var nilM *refresh.Manager
+	if _, err := nilM.Token(t.Context(), "alice"); !errors.As(err, &ce) || ce.Field != "Manager" {
+		t.Errorf("a nil Manager's Token = %v, want a *ConfigError for Manager", err)
+	}
+}
