@@ -85,12 +85,14 @@ func WithIdleLimit(d time.Duration) ManagerOption {
 // for it and there is nothing to close. A Source is never evicted while a
 // call uses it, while a refresh or store write of its own is under way, or
 // while it holds tokens the Store has not taken yet (a failed save): those
-// stay until they are saved. The clock is the Client's (Client.Now). A
-// sweep holds the Manager's lock while it visits every Source held, so the
+// stay until they are saved. The clock is the Client's (Client.Now).
+//
+// A sweep holds the Manager's lock while it visits every Source held, so the
 // calls of that moment wait for it: tens of milliseconds for 100,000 Sources
-// on a small machine (BenchmarkManagerMemory in bench/, sweep-ns). A grant whose refresh
-// token the server refused for good (invalid_grant) is evicted too: its new
-// Source presents the stored refresh token once more and is refused again.
+// on a small machine (BenchmarkManagerMemory in bench/, sweep-ns). A grant
+// whose refresh token the server refused for good (invalid_grant) is evicted
+// too: its new Source presents the stored refresh token once more and is
+// refused again.
 //
 // The Manager hands out no Source: a request goes through [ManagerTransport],
 // which finds the key in the request's context ([WithGrantKey]), and the
@@ -106,8 +108,9 @@ type Manager struct {
 	swept  time.Time                // when active was last swept of idle Sources
 }
 
-// managedGrant is one key's place in a Manager. Its fields but ready are
-// guarded by Manager.mu; src and err are set once, before ready is closed.
+// managedGrant is one key's place in a Manager. users and lastUsed are
+// guarded by Manager.mu; src and err are written once, by the call that made
+// the entry, before it closes ready, and read only after ready is closed.
 type managedGrant struct {
 	ready    chan struct{} // closed when the Source is made or failed
 	src      *Source
@@ -121,7 +124,8 @@ type managedGrant struct {
 // grants. A nil c or grants, or a bad option, is a [*ConfigError].
 //
 // grants must return the same Grant for a key each time it is called: it is
-// called again when a key comes back after eviction. An error or a panic in
+// called again when a key comes back after eviction. It is called for one key
+// at a time, and concurrently for different keys. An error or a panic in
 // it fails the call that needed the key, as a [*StoreError] with Op "open",
 // and the key's next use calls it again.
 func NewManager(c *Client, grants func(key string) (Grant, error), opts ...ManagerOption) (*Manager, error) {
