@@ -327,6 +327,8 @@ func redactCases(t *testing.T) []redactCase {
 	// Discovery and revocation (discover_test.go and revoke_test.go check
 	// their behaviour).
 	cases = append(cases, discoveryRedactCases(t)...)
+	// The grant manager (redact_manager_test.go).
+	cases = append(cases, managerRedactCases(t, basic, tokens)...)
 	return cases
 }
 
