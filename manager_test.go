@@ -143,7 +143,7 @@ func TestManagerRefusesBadKeysAndGrants(t *testing.T) {
 	}{
 		{"an empty key", s.grants, "", "*refresh.ConfigError refresh: key: empty grant key", refresh.ErrNoGrantKey},
 		{"a grant function that fails", failing, "alice", "*refresh.StoreError refresh: store open: database down", nil},
-		{"a grant function that panics", panicking, "alice", "*refresh.StoreError refresh: store open: refresh: panic in the refresh run: grant table missing", nil},
+		{"a grant function that panics", panicking, "alice", "*refresh.StoreError refresh: store open: refresh: panic in user code: grant table missing", nil},
 		{"a Grant without a Store", nilStore, "alice", "*refresh.ConfigError refresh: Grant.Store: nil: the Manager needs the key's Store to evict its Source", nil},
 	}
 	for _, tt := range tests {
