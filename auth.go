@@ -13,9 +13,10 @@ import (
 )
 
 // Auth adds client authentication to one token request (RFC 6749 §2.3). The
-// package provides [ClientSecretBasic], [ClientSecretBasicRaw], [ClientSecretPost]
-// and [PublicClient]; other methods (a provider's own scheme, or a signed assertion)
-// implement Auth themselves or through [AuthFunc].
+// package provides [ClientSecretBasic], [ClientSecretBasicRaw], [ClientSecretPost],
+// [PublicClient], the signed assertions [PrivateKeyJWT] and [ClientSecretJWT], and
+// [TLSClientAuth]; other methods (a provider's own scheme) implement Auth
+// themselves or through [AuthFunc].
 //
 // Authenticate is called once for every request built, retries included, so a
 // method that needs a fresh value per request (an assertion's jti) makes it there.
@@ -212,9 +213,9 @@ func ClientSecretPost(clientID, clientSecret string) Auth {
 }
 
 // PublicClient identifies a client that has no secret (RFC 6749 §2.1, the "none"
-// method of RFC 7591) by sending client_id in the body. It is also the method for
-// mutual-TLS client authentication (RFC 8705), where the certificate lives in the
-// caller's http.Client.
+// method of RFC 7591) by sending client_id in the body. For mutual-TLS client
+// authentication (RFC 8705) use [TLSClientAuth], which names its method to
+// [Metadata.NewClient].
 func PublicClient(clientID string) Auth {
 	return &clientAuth{method: methodNone, clientID: clientID}
 }

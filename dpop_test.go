@@ -475,3 +475,42 @@ func TestTransportDPoPNonceNeverLoops(t *testing.T) {
 		t.Errorf("status %d after %d requests, want 401 after 2", resp.StatusCode, n)
 	}
 }
+
+// TestRevokeCarriesDPoPProofs checks that a revocation is built as a refresh
+// is: with Client.DPoP set, it carries a proof for the revocation endpoint, and
+// a use_dpop_nonce answer with a new nonce is tried once more with it.
+func TestRevokeCarriesDPoPProofs(t *testing.T) {
+	d := newTestDPoP(t)
+	var mu sync.Mutex
+	var seen []proofSeen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := readProof(t, r, d)
+		mu.Lock()
+		seen = append(seen, p)
+		first := len(seen) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("DPoP-Nonce", "nonce-1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"use_dpop_nonce"}`)
+			return
+		}
+	}))
+	defer srv.Close()
+	c := &refresh.Client{TokenURL: srv.URL + "/token", RevocationURL: srv.URL + "/revoke?tenant=a",
+		Auth: refresh.PublicClient("dpop-client"), DPoP: d, AllowInsecureHTTP: true, HTTPClient: srv.Client()}
+	if err := c.Revoke(t.Context(), "rt-revoke-dpop", "refresh_token"); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	want := []proofSeen{
+		{Htm: "POST", Htu: srv.URL + "/revoke"},
+		{Htm: "POST", Htu: srv.URL + "/revoke", Nonce: "nonce-1"},
+	}
+	if diff := cmp.Diff(want, seen, cmp.FilterPath(func(p cmp.Path) bool {
+		n := p.Last().String()
+		return n == ".Iat" || n == ".Jti"
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("revocation proofs (-want +got):\n%s", diff)
+	}
+}

@@ -304,9 +304,10 @@ type PanicError struct {
 
 func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: debug.Stack()} }
 
-// Error returns "refresh: panic in the refresh run: " and the panic's value.
+// Error returns "refresh: panic in user code: " and the panic's value: the
+// code of a Store, an Auth, a retry policy, a logger, a hook or a grant function.
 func (e *PanicError) Error() string {
-	return "refresh: panic in the refresh run: " + clip(fmt.Sprint(e.Value), 200)
+	return "refresh: panic in user code: " + clip(fmt.Sprint(e.Value), 200)
 }
 
 // Format writes Error for every verb (%q quotes it); the stack is not printed.

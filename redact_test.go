@@ -327,6 +327,9 @@ func redactCases(t *testing.T) []redactCase {
 	// Discovery and revocation (discover_test.go and revoke_test.go check
 	// their behaviour).
 	cases = append(cases, discoveryRedactCases(t)...)
+	// The grant manager (redact_manager_test.go).
+	cases = append(cases, managerRedactCases(t, basic, tokens)...)
+	// The hooks and their events (redact_hooks_test.go).
 	cases = append(cases, hooksRedactCases(t)...)
 	return cases
 }

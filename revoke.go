@@ -3,7 +3,6 @@ package refresh
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 )
@@ -118,18 +117,8 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 	}
 	// Hold the Source as a run of its own, so that no refresh starts with the
 	// token being revoked, and Token's callers wait for the outcome.
-	for {
-		s.mu.Lock()
-		f := s.flight
-		if f == nil {
-			break
-		}
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
-		}
+	if err := s.lockIdle(ctx); err != nil {
+		return err
 	}
 	f := &flight{done: make(chan struct{}), reason: ReasonRevoke}
 	s.flight = f

@@ -179,7 +179,7 @@ type Source struct {
 type cached struct {
 	tok     *Tokens
 	authz   []string  // the Authorization header value for tok; nil without an access token
-	dpop    bool      // tok is a DPoP token, which Transport cannot send
+	dpop    bool      // tok is a DPoP token: Transport sends it with a proof of Client.DPoP
 	soft    time.Time // refresh ahead from here; zero: never
 	hard    time.Time // unusable from here; zero: never
 	settled time.Time // a resource's rejection is taken from here; zero: at once
@@ -291,8 +291,8 @@ func (s *Source) refreshed(t *Tokens, unsaved bool, reason Reason) *cached {
 // authScheme is the Authorization scheme for a token type. Only bearer tokens
 // (RFC 6750) can be sent as they are: any spelling of bearer, no type at all and
 // the odd types some providers send (eBay, Weibo) are sent as "Bearer". A DPoP
-// token (RFC 9449) keeps its scheme; Transport refuses it, since it needs a proof
-// with every request.
+// token (RFC 9449) keeps its scheme: Transport sends it with a proof of
+// Client.DPoP on every request, and refuses it when the Client has no DPoP key.
 func authScheme(tokenType string) string {
 	if strings.EqualFold(tokenType, "DPoP") {
 		return "DPoP"
@@ -824,6 +824,28 @@ func (s *Source) save(ctx context.Context, st Store, t *Tokens) (err error) {
 	return nil
 }
 
+// lockIdle waits until no run is in flight and returns with s.mu held. When
+// ctx ends first it returns, without the lock, ctx's cause: as a *StoreError
+// when the run waited for the lease another process holds.
+func (s *Source) lockIdle(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		f := s.flight
+		if f == nil {
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			if f.leasing.Load() {
+				return leaseWaitError(ctx)
+			}
+			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
+		}
+	}
+}
+
 // SetTokens replaces the Source's tokens with t, for example after the user
 // authorised again: it waits for a run in progress, uses t from then on, clears
 // any failure, a final invalid_grant included, and saves t to the Store if there
@@ -847,21 +869,8 @@ func (s *Source) SetTokens(ctx context.Context, t *Tokens) error {
 		c.IssuedAt = s.now()
 		t = &c
 	}
-	for {
-		s.mu.Lock()
-		f := s.flight
-		if f == nil {
-			break
-		}
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			if f.leasing.Load() {
-				return leaseWaitError(ctx)
-			}
-			return fmt.Errorf("refresh: waiting for a refresh in progress: %w", context.Cause(ctx))
-		}
+	if err := s.lockIdle(ctx); err != nil {
+		return err
 	}
 	c := s.newCached(t, s.store != nil)
 	s.cur.Store(c)

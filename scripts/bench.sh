@@ -43,6 +43,8 @@ run herd.txt bench -bench='^(BenchmarkHerd|BenchmarkHerdFailing)$' -benchtime=20
 run sources.txt bench -bench='^BenchmarkManySources$' -benchtime=3x
 run concurrent.txt bench -bench='^BenchmarkConcurrentRefresh$' -benchtime=3000x
 run dpop.txt bench -bench='^(BenchmarkDPoPTransport|BenchmarkAssertion)$' -benchtime=3000x
+run manager.txt bench -bench='^BenchmarkManager' -benchtime=3x
+run shared.txt bench -bench='^(BenchmarkReplicaRevocations|BenchmarkSharedHerd|BenchmarkTransportHotPathSharedStore)$' -benchtime=1x
 
 stat() { "$root/.bin/benchstat" "$@"; }
 echo
@@ -71,4 +73,10 @@ stat -col '/path@(bearer sign dpop)' -filter '.name:DPoPTransport' "$OUT/dpop.tx
 echo
 echo "== client assertions: a request built with each method"
 stat -filter '.name:Assertion' "$OUT/dpop.txt"
+echo
+echo "== the grant Manager: memory per active and evicted grant, a cold grant, its hot path"
+stat "$OUT/manager.txt"
+echo
+echo "== replicas sharing a store: revocations over 200 rotations, the herd, the hot path with a SharedStore"
+stat "$OUT/shared.txt"
 echo "== finished $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) refresh.SharedStore) {
 		{"tokens come back as saved with every field", testRoundTrip},
 		{"a lease excludes a second Acquire until Release", testExclusion},
 		{"Release wakes a waiting Acquire which loads what the holder saved", testWakeup},
+		{"Release without a save wakes a waiting Acquire", testReleaseWakes},
 		{"Acquire takes over a lease whose TTL has passed", testLapse},
 		{"Release after the TTL frees nothing the new owner holds", testLateRelease},
 		{"Lease.Save after another owner wrote is a conflict and stores nothing", testConflict},
@@ -230,45 +231,75 @@ func testExclusion(t *testing.T, st refresh.SharedStore) {
 	release(t, acquire(t, st, longTTL))
 }
 
-func testWakeup(t *testing.T, st refresh.SharedStore) {
-	holder := acquire(t, st, longTTL)
-	leaseLoad(t, holder)
-	type got struct {
-		tok *refresh.Tokens
-		err error
-	}
-	res := make(chan got, 1)
+// waited is what a waiting owner got: the tokens it loaded under the lease.
+type waited struct {
+	tok *refresh.Tokens
+	err error
+}
+
+// waitForLease starts an owner that waits for st's lease, loads under it and
+// releases it. It returns once the owner has most likely begun to wait (the
+// tests still pass if it has not: it then finds the lease free).
+func waitForLease(t *testing.T, st refresh.SharedStore) <-chan waited {
+	res := make(chan waited, 1)
 	started := make(chan struct{})
 	go func() {
 		close(started)
 		l, err := st.Acquire(ctx(t), longTTL)
 		if err != nil {
-			res <- got{err: fmt.Errorf("acquire: %w", err)}
+			res <- waited{err: fmt.Errorf("acquire: %w", err)}
 			return
 		}
 		defer func() { _ = l.Release(context.Background()) }()
 		tok, err := l.Load(ctx(t))
-		res <- got{tok, err}
+		res <- waited{tok, err}
 	}()
 	<-started
-	// Give the waiter time to start waiting; the test still passes if it has
-	// not yet (it then finds the lease free), but it checks the wake-up when
-	// it has: the lease's TTL is longer than Bound, so only Release can free it
-	// in time.
 	time.Sleep(blocked)
-	want := tokens(t, 3)
-	leaseSave(t, holder, want)
-	release(t, holder)
+	return res
+}
+
+// woken returns what the waiting owner loaded once it holds the lease. The
+// lease's TTL is longer than Bound, so only the holder's Release can free it
+// in time.
+func woken(t *testing.T, res <-chan waited) *refresh.Tokens {
+	t.Helper()
 	select {
 	case g := <-res:
 		if g.err != nil {
 			t.Fatal(g.err)
 		}
-		if d := diff(want, g.tok); d != "" {
-			t.Errorf("the woken owner loaded (-want +got):\n%s", d)
-		}
+		return g.tok
 	case <-time.After(Bound):
 		t.Fatalf("the waiting Acquire was not woken by Release within %s", Bound)
+		return nil
+	}
+}
+
+func testWakeup(t *testing.T, st refresh.SharedStore) {
+	holder := acquire(t, st, longTTL)
+	leaseLoad(t, holder)
+	res := waitForLease(t, st)
+	want := tokens(t, 3)
+	leaseSave(t, holder, want)
+	release(t, holder)
+	if d := diff(want, woken(t, res)); d != "" {
+		t.Errorf("the woken owner loaded (-want +got):\n%s", d)
+	}
+}
+
+// testReleaseWakes checks that Release alone wakes a waiter: a holder that
+// saves nothing (its refresh failed) must not leave the others waiting for
+// its TTL.
+func testReleaseWakes(t *testing.T, st refresh.SharedStore) {
+	want := tokens(t, 4)
+	save(t, st, want)
+	holder := acquire(t, st, longTTL)
+	leaseLoad(t, holder)
+	res := waitForLease(t, st)
+	release(t, holder)
+	if d := diff(want, woken(t, res)); d != "" {
+		t.Errorf("the woken owner loaded (-want +got):\n%s", d)
 	}
 }
 
