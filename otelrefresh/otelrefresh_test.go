@@ -345,3 +345,51 @@ func TestNilProviders(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestHooksThroughAManager gives one set of hooks to the Sources of a
+// Manager's three grants, keyed by user: each first use is one run on the
+// same series, and no attribute names a user.
+func TestHooksThroughAManager(t *testing.T) {
+	srv := refreshtest.NewServer(refreshtest.WithClient(testClient), refreshtest.WithRotation(refreshtest.RotateRefreshTokens))
+	t.Cleanup(srv.Close)
+	tel := newTelemetry(t)
+	h, err := otelrefresh.Hooks(tel.mp, tel.tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{userID, "user-43-bob@example.com", "user-44-carol@example.com"}
+	stores := map[string]*refresh.MemoryStore{}
+	for _, u := range users {
+		stores[u] = refresh.NewMemoryStore(&refresh.Tokens{RefreshToken: srv.IssueRefreshToken(clientID)})
+	}
+	m, err := refresh.NewManager(newClient(srv), func(key string) (refresh.Grant, error) {
+		return refresh.Grant{Store: stores[key], Options: []refresh.SourceOption{refresh.WithHooks(h)}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := slices.Clone(users)
+	for _, u := range users {
+		tok, err := m.Token(t.Context(), u)
+		if err != nil {
+			t.Fatalf("Token(%s): %v", u, err)
+		}
+		secrets = append(secrets, tok.AccessToken, tok.RefreshToken)
+	}
+	points, attrs := tel.points(t)
+	want := []string{
+		"refresh.duration{refresh.auth_method=client_secret_basic,refresh.dpop=false,refresh.outcome=refreshed,refresh.reason=first_use} 3",
+		"refresh.lease.wait{refresh.lease.acquired=true,refresh.reason=first_use} 3",
+		"refresh.runs.active{} 0",
+	}
+	if diff := cmp.Diff(want, points); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+	for _, s := range tel.spans.GetSpans() {
+		attrs = append(attrs, s.Attributes...)
+	}
+	if n := len(tel.spans.GetSpans()); n != 3 {
+		t.Errorf("%d spans, want one per grant's run", n)
+	}
+	checkAttributes(t, attrs, append(secrets, clientID, clientSecret))
+}
