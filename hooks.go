@@ -145,7 +145,7 @@ type RefreshEnd struct {
 	Reason     Reason
 	Outcome    Outcome
 	ErrorKind  ErrorKind     // ErrorKindNone unless the run's callers got an error (OutcomeUnsaved: the Store's)
-	Sent       bool          // a token request was made
+	Sent       bool          // a token request was made (OutcomeAbandoned: its new tokens had arrived)
 	Duration   time.Duration // from the start of the run, any lease wait included
 	AuthMethod string
 	DPoP       bool

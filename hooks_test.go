@@ -65,6 +65,16 @@ func (failingLoads) Load(context.Context) (*refresh.Tokens, error) {
 }
 func (failingLoads) Save(context.Context, *refresh.Tokens) error { return nil }
 
+// stuckStore is a Store whose Load ignores ctx and returns only when stuck
+// is closed.
+type stuckStore struct{ stuck chan struct{} }
+
+func (s stuckStore) Load(context.Context) (*refresh.Tokens, error) {
+	<-s.stuck
+	return nil, nil
+}
+func (stuckStore) Save(context.Context, *refresh.Tokens) error { return nil }
+
 // hookScenario is one real scenario for TestHooks.
 type hookScenario struct {
 	name string
@@ -160,6 +170,25 @@ var hookScenarios = []hookScenario{
 			refresh.RefreshStart{Reason: refresh.ReasonFirstUse, AuthMethod: basicName},
 			refresh.StoreFailure{Op: "load"},
 			refresh.RefreshEnd{Reason: refresh.ReasonFirstUse, Outcome: refresh.OutcomeRefreshed, Sent: true, AuthMethod: basicName},
+		},
+	},
+	{
+		name: "a run stuck in a Store that ignores ctx is abandoned",
+		run: func(t *testing.T, srv *refreshtest.Server, clock *refreshtest.Clock, h refresh.Hooks, _ *recorder) []string {
+			rt := srv.IssueRefreshToken(hookClient.ID)
+			stuck := make(chan struct{})
+			t.Cleanup(func() { close(stuck) })
+			st := stuckStore{stuck}
+			src := refresh.NewSource(hookedClient(srv, clock), &refresh.Tokens{RefreshToken: rt},
+				refresh.WithStore(st), refresh.WithRefreshTimeout(10*time.Millisecond), refresh.WithHooks(h))
+			if _, err := src.Token(t.Context()); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Token = %v, want the abandoned run's deadline", err)
+			}
+			return []string{rt}
+		},
+		want: []any{
+			refresh.RefreshStart{Reason: refresh.ReasonFirstUse, AuthMethod: basicName},
+			refresh.RefreshEnd{Reason: refresh.ReasonFirstUse, Outcome: refresh.OutcomeAbandoned, ErrorKind: refresh.ErrorKindTimeout, AuthMethod: basicName},
 		},
 	},
 	{

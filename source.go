@@ -564,7 +564,8 @@ func (s *Source) abandon(ctx context.Context, f *flight, elapsed time.Duration) 
 		s.timeout, context.DeadlineExceeded)
 	s.mu.Lock()
 	f.abandoned = true
-	if f.rotated != nil {
+	kept := f.rotated != nil // read under mu: the run's goroutine may still call keep
+	if kept {
 		s.cur.Store(s.refreshed(f.rotated, true, f.reason))
 	}
 	s.failLocked(err)
@@ -573,11 +574,11 @@ func (s *Source) abandon(ctx context.Context, f *flight, elapsed time.Duration) 
 	f.err = err
 	s.mu.Unlock()
 	defer close(f.done)
-	defer s.ended(f, OutcomeAbandoned, err, f.rotated != nil, elapsed)
+	defer s.ended(f, OutcomeAbandoned, err, kept, elapsed)
 	defer func() { _ = recover() }() // a panicking logger: the waiters have their error already
 	s.log(ctx, slog.LevelError, "refresh: run abandoned after its timeout; its goroutine is still running",
 		slog.String("reason", string(f.reason)), slog.Duration("duration", elapsed),
-		slog.Bool("tokens_kept", f.rotated != nil))
+		slog.Bool("tokens_kept", kept))
 }
 
 // keep records tokens a refresh got before they are saved, so that abandoning
