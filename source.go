@@ -60,8 +60,9 @@ func WithStore(st Store) SourceOption {
 
 // WithLogger sends the Source's refresh events (started, succeeded, failed, store
 // failures, a run abandoned after its timeout) to l, with durations, the reason
-// the run was made ("first_use", "expiry", "rejected" after a resource's 401,
-// "save_retry", "set_tokens") and without secrets. Nil logs nothing, the
+// the run was made (a [Reason]: "first_use", "expiry", "rejected" after a
+// resource's 401, "save_retry", "set_tokens") and without secrets. For metrics,
+// see [WithHooks]. Nil logs nothing, the
 // default. To name the grant in every line, give the Source a logger that
 // carries it: WithLogger(logger.With("grant", userID)).
 func WithLogger(l *slog.Logger) SourceOption {
