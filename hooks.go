@@ -26,8 +26,9 @@ import (
 // No event carries a token, a secret, a refresh token, an error value or its
 // text, or anything that names the user or the grant: only the reason, the
 // outcome, a typed [ErrorKind], durations, the client authentication method's
-// name and whether DPoP is on. To tell grants apart, give each Source hooks of
-// its own.
+// name and whether DPoP is on. Nor does it say which grant it concerns: a
+// program that needs that can give each Source hooks of its own, but should
+// keep user identifiers out of metric attributes.
 type Hooks struct {
 	// OnRefreshStart is called when a run starts: a refresh, which may end by
 	// adopting tokens from the Store without a request, or a save of tokens
@@ -38,8 +39,9 @@ type Hooks struct {
 	// it ends, before its waiters are released.
 	OnRefreshEnd func(RefreshEnd)
 
-	// OnLeaseWait is called when a run with a [SharedStore] has waited for the
-	// grant's lease, whether it got it or not.
+	// OnLeaseWait is called when a run with a [SharedStore] has taken the
+	// grant's lease, or failed to, with how long Acquire took: about nothing
+	// when no other owner held it.
 	OnLeaseWait func(LeaseWait)
 
 	// OnStoreFailure is called for every Store or Lease call that fails (or
@@ -151,7 +153,7 @@ type RefreshEnd struct {
 	DPoP       bool
 }
 
-// LeaseWait is the event of a run that waited for a [SharedStore]'s lease.
+// LeaseWait is the event of a run's Acquire of a [SharedStore]'s lease.
 type LeaseWait struct {
 	Reason   Reason
 	Duration time.Duration
