@@ -20,7 +20,7 @@ import (
 
 // installHint says how to get the server the tests need.
 const installHint = "the redisstore tests need redis-server on PATH: " +
-	"apt-get install -y redis-server (Debian), or bash scripts/redis.sh install"
+	"apt-get install -y redis-server (Debian); bash scripts/test.sh installs it when missing"
 
 // redisServer is a redis-server the test started on a free loopback port, in
 // a directory of its own, with persistence off; Cleanup stops it.

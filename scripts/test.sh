@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The project's whole test command, run by CI (.ci/run) and by anyone:
 #   bash scripts/test.sh
-# It needs Go, Node.js 20 or later and npm. It installs its own tools
+# It needs Go; it installs Node.js and npm, redis-server and PostgreSQL from
+# Debian's packages when they are missing. It installs its own tools
 # (staticcheck, pinned) from the Go module proxy into .bin/, and the npm packages
 # of interop/oidc (oidc-provider, for the interop tests) with npm ci from the
-# committed package-lock.json; without node the interop tests fail and say how to
-# install it. For every module in the repository (the root and any nested
+# committed package-lock.json. For every module in the repository (the root and any nested
 # go.mod): gofmt, go vet, staticcheck, go test -race. Then every benchmark once
 # (-benchtime=1x, in each module that has one; a few seconds) so that none rots,
 # and a short fuzz run of each fuzz target (a fixed number of executions each,
 # about 20 s on a loaded 2-core machine; FUZZTIME=10m or FUZZTIME=1000000x sets
-# every target's budget instead). scripts/bench.sh measures for real; docs/RELIABILITY.md gives
-# the command of a long fuzz run.
+# every target's budget instead). scripts/bench.sh measures for real;
+# docs/RELIABILITY.md gives the command of a long fuzz run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,27 +30,34 @@ fi
 echo "== installing staticcheck $STATICCHECK_VERSION"
 GOBIN="$root/.bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  echo "== npm ci in interop/oidc"
-  (cd interop/oidc && npm ci --no-audit --no-fund --loglevel=error)
-else
-  echo "== node or npm not found: the oidc-provider interop tests will fail (they need Node.js 20+ and npm)"
-fi
-
-# redisstore's tests start their own redis-server from PATH: install it when
-# missing (apt-get, Debian's redis-server package).
-echo "== redis-server for redisstore"
-bash "$root/scripts/redis.sh" install
-# pgstore's tests start a PostgreSQL of their own (initdb in a temporary
-# directory, as the user postgres when run as root); on Debian, install it.
-if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing postgresql (Debian) for the pgstore tests"
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
-  else
-    echo "== PostgreSQL not found: the pgstore tests will fail (Debian: apt-get install -y postgresql)"
+# The tests start their own servers, each on a free loopback port, and stop
+# them: oidc-provider under Node.js (interop/), redis-server (redisstore/) and
+# PostgreSQL, run as an unprivileged user when this runs as root (pgstore/).
+# What is missing is installed from Debian's packages, as root or with sudo.
+have() { # any of the commands
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 && return 0; done
+  return 1
+}
+install() { # Debian packages
+  if ! have apt-get; then
+    echo "== missing: $* (Debian package names); install them and run again" >&2
+    exit 1
   fi
-fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "== installing $* (Debian packages)"
+  $sudo apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+missing=()
+have node || missing+=(nodejs)
+have redis-server || missing+=(redis-server)
+have initdb /usr/lib/postgresql/*/bin/initdb || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then install "${missing[@]}"; fi
+have npm || install npm # Debian's nodejs leaves npm out; NodeSource's brings it
+
+echo "== npm ci in interop/oidc"
+(cd interop/oidc && npm ci --no-audit --no-fund --loglevel=error)
 
 modules=$(find . -name go.mod -not -path './.bin/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 for m in $modules; do
