@@ -214,7 +214,10 @@ func (d *DPoP) retryWithNonce(req *http.Request, h http.Header, err error) bool 
 // replays the request once with it, when its body can be replayed; a 401 that
 // rejects the token is handled as for Bearer, once.
 func (t *Transport) roundTripDPoP(req *http.Request, base http.RoundTripper, c *cached) (*http.Response, error) {
-	d := t.Source.client.DPoP
+	var d *DPoP
+	if t.Source.client != nil {
+		d = t.Source.client.DPoP
+	}
 	if d == nil {
 		closeBody(req)
 		return nil, &ConfigError{Field: "TokenType", Reason: "a DPoP-bound token needs a proof with every request (RFC 9449): set Client.DPoP to the key it is bound to"}

@@ -366,15 +366,20 @@ func TestTransportDPoPRefusals(t *testing.T) {
 	}))
 	defer srv.Close()
 	later := time.Now().Add(time.Hour)
-	t.Run("a DPoP token without Client.DPoP is a ConfigError", func(t *testing.T) {
-		src := refresh.NewSource(&refresh.Client{TokenURL: srv.URL}, &refresh.Tokens{AccessToken: "at", TokenType: "DPoP", ExpiresAt: later})
-		hc := &http.Client{Transport: &refresh.Transport{Source: src}}
-		_, err := hc.Get(srv.URL)
-		var ce *refresh.ConfigError
-		if !errors.As(err, &ce) || ce.Field != "TokenType" {
-			t.Errorf("error = %v, want a ConfigError for TokenType", err)
-		}
-	})
+	for name, c := range map[string]*refresh.Client{
+		"a DPoP token without Client.DPoP is a ConfigError":          {TokenURL: srv.URL},
+		"a DPoP token of a Source without a Client is a ConfigError": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := refresh.NewSource(c, &refresh.Tokens{AccessToken: "at", TokenType: "DPoP", ExpiresAt: later})
+			hc := &http.Client{Transport: &refresh.Transport{Source: src}}
+			_, err := hc.Get(srv.URL)
+			var ce *refresh.ConfigError
+			if !errors.As(err, &ce) || ce.Field != "TokenType" {
+				t.Errorf("error = %v, want a ConfigError for TokenType", err)
+			}
+		})
+	}
 	t.Run("a Bearer token from a Client with DPoP is sent as Bearer", func(t *testing.T) {
 		c := &refresh.Client{TokenURL: srv.URL, DPoP: newTestDPoP(t)}
 		src := refresh.NewSource(c, &refresh.Tokens{AccessToken: "at", TokenType: "Bearer", ExpiresAt: later})

@@ -41,7 +41,7 @@ func ExampleDiscover() {
 	}
 	fmt.Println("scopes:", tok.Scopes)
 	// Output:
-	// auth methods: [client_secret_basic client_secret_post none]
+	// auth methods: [client_secret_basic client_secret_post none private_key_jwt client_secret_jwt]
 	// token endpoint: /token
 	// revocation endpoint: /revoke
 	// scopes: [read]

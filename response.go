@@ -289,14 +289,17 @@ func (p *parser) parse() (*Tokens, error) {
 	}
 	// A form body's values are bytes, but the Tokens' storage encoding is JSON,
 	// which cannot carry a string that is not UTF-8: such a member is refused
-	// here rather than changed on its way to the Store.
-	for _, m := range [...]struct{ name, value string }{
-		{"access_token", t.AccessToken}, {"token_type", t.TokenType},
-		{"refresh_token", t.RefreshToken}, {"id_token", t.IDToken},
-		{"scope", strings.Join(t.Scopes, " ")},
-	} {
-		if !utf8.ValidString(m.value) {
-			return nil, p.fail(m.name, "not valid UTF-8", nil)
+	// here rather than changed on its way to the Store. (A JSON body's strings
+	// are UTF-8 once decoded.)
+	if f.form != nil {
+		for _, m := range [...]struct{ name, value string }{
+			{"access_token", t.AccessToken}, {"token_type", t.TokenType},
+			{"refresh_token", t.RefreshToken}, {"id_token", t.IDToken},
+			{"scope", strings.Join(t.Scopes, " ")},
+		} {
+			if !utf8.ValidString(m.value) {
+				return nil, p.fail(m.name, "not valid UTF-8", nil)
+			}
 		}
 	}
 	t.extra = f.extras()

@@ -3,11 +3,14 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tokenrefresh/refresh"
 )
 
 // notifier wakes a Store's waiting Acquire calls when a NOTIFY for its key
@@ -81,7 +84,7 @@ func (n *notifier) run(ctx context.Context, l *listener, pool *pgxpool.Pool, cha
 		// The pool's BeforeConnect hook is the user's code: a panic in it
 		// ends this listener, not the process.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("pgstore: panic while listening: %v", p)
+			err = fmt.Errorf("pgstore: while listening: %w", &refresh.PanicError{Value: p, Stack: debug.Stack()})
 		}
 		n.end(l, err)
 	}()

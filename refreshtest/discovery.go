@@ -18,8 +18,8 @@ func (s *Server) Issuer() string { return s.URL }
 // revocation_endpoint, grant_types_supported (refresh_token), and
 // token_endpoint_auth_methods_supported and
 // revocation_endpoint_auth_methods_supported (client_secret_basic,
-// client_secret_post and none: the registered names of the methods a [Client]
-// can be registered with).
+// client_secret_post, none, private_key_jwt and client_secret_jwt: the
+// registered names of the methods a [Client] can be registered with).
 func (s *Server) MetadataURL() string { return s.URL + MetadataPath }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +28,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	methods := []AuthMethod{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
+	methods := []AuthMethod{AuthClientSecretBasic, AuthClientSecretPost, AuthNone, AuthPrivateKeyJWT, AuthClientSecretJWT}
 	doc, _ := json.Marshal(struct {
 		Issuer                   string       `json:"issuer"`
 		TokenEndpoint            string       `json:"token_endpoint"`

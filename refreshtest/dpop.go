@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -95,7 +96,7 @@ func (s *Server) checkProofLocked(r *http.Request, now time.Time, accessToken st
 	switch {
 	case claims.Htm != r.Method:
 		return bad("htm is not the request's method")
-	case !strings.EqualFold(claims.Htu, scheme+"://"+r.Host+r.URL.Path) && claims.Htu != scheme+"://"+strings.ToLower(r.Host)+r.URL.Path:
+	case !sameHTU(claims.Htu, scheme, r.Host, r.URL.Path):
 		return bad("htu is not the request's URL without query and fragment")
 	case claims.Iat == nil:
 		return bad("no iat")
@@ -202,8 +203,17 @@ func (s *Server) serveDPoP(w http.ResponseWriter, r *http.Request, tok string, n
 	case reason != "":
 		unauthorized(w, `DPoP realm="refreshtest", error="invalid_token", error_description="`+reason+`"`)
 	case perr != nil:
-		unauthorized(w, `DPoP realm="refreshtest", error="`+perr.code+`", error_description="`+perr.desc+`"`)
+		unauthorized(w, `DPoP realm="refreshtest", error="`+perr.code+`", error_description="`+strings.NewReplacer(`"`, "'", `\`, "/").Replace(perr.desc)+`"`)
 	default:
 		next.ServeHTTP(w, r.WithContext(withTokenInfo(r.Context(), ti)))
 	}
+}
+
+// sameHTU reports whether htu names the request's URL without query and
+// fragment (RFC 9449 §4.3): scheme and host compare without case, the path
+// exactly.
+func sameHTU(htu, scheme, host, path string) bool {
+	u, err := url.Parse(htu)
+	return err == nil && u.RawQuery == "" && u.Fragment == "" && u.User == nil &&
+		strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, host) && u.EscapedPath() == path
 }

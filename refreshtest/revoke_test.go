@@ -137,7 +137,7 @@ func TestMetadataDocument(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	methods := []any{"client_secret_basic", "client_secret_post", "none"}
+	methods := []any{"client_secret_basic", "client_secret_post", "none", "private_key_jwt", "client_secret_jwt"}
 	want := map[string]any{
 		"issuer":                                     srv.URL,
 		"token_endpoint":                             srv.URL + "/token",

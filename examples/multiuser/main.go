@@ -115,7 +115,7 @@ func run(ctx context.Context, w io.Writer) error {
 
 	fmt.Fprintln(w, "2. The service calls the API for each user, three times each, at once")
 	answers := make([][]string, len(users))
-	errs := make([]error, len(users))
+	errs := make([]error, 3*len(users)) // one per call: the calls run at once
 	var wg sync.WaitGroup
 	for i, user := range users {
 		answers[i] = make([]string, 3)
@@ -123,9 +123,7 @@ func run(ctx context.Context, w io.Writer) error {
 			wg.Go(func() {
 				a, err := svc.call(ctx, user)
 				answers[i][j] = a
-				if err != nil {
-					errs[i] = err
-				}
+				errs[3*i+j] = err
 			})
 		}
 	}
