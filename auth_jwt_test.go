@@ -32,24 +32,31 @@ import (
 
 // decodeJWS checks a compact JWS's signature with verify and returns its
 // header and claims.
+//
+// It reports with Errorf, never Fatal: it runs in server handlers too, off
+// the test goroutine.
 func decodeJWS(t *testing.T, compact string, verify func(input, sig []byte) bool) (header, claims map[string]any) {
 	t.Helper()
 	parts := strings.Split(compact, ".")
 	if len(parts) != 3 {
-		t.Fatalf("JWS with %d parts", len(parts))
+		t.Errorf("JWS with %d parts", len(parts))
+		return nil, nil
 	}
 	for i, dst := range []*map[string]any{&header, &claims} {
 		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
 		if err != nil {
-			t.Fatalf("JWS part %d: %v", i, err)
+			t.Errorf("JWS part %d: %v", i, err)
+			return nil, nil
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
-			t.Fatalf("JWS part %d: %v", i, err)
+			t.Errorf("JWS part %d: %v", i, err)
+			return nil, nil
 		}
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		t.Fatalf("JWS signature: %v", err)
+		t.Errorf("JWS signature: %v", err)
+		return nil, nil
 	}
 	if !verify([]byte(parts[0]+"."+parts[1]), sig) {
 		t.Errorf("the JWS signature does not verify")

@@ -32,6 +32,9 @@ type proofSeen struct {
 // readProof verifies the DPoP proof of r (ES256 only) against the jwk its
 // header carries, checks that this jwk's thumbprint is d's, and returns its
 // claims.
+//
+// It reports with Errorf, never Fatal: it runs in server handlers too, off
+// the test goroutine.
 func readProof(t *testing.T, r *http.Request, d *refresh.DPoP) proofSeen {
 	t.Helper()
 	vals := r.Header.Values("DPoP")
@@ -46,7 +49,8 @@ func readProof(t *testing.T, r *http.Request, d *refresh.DPoP) proofSeen {
 		JWK      json.RawMessage
 	}
 	if err := json.Unmarshal(raw, &h); err != nil {
-		t.Fatalf("proof header: %v", err)
+		t.Errorf("proof header: %v", err)
+		return proofSeen{}
 	}
 	if h.Typ != "dpop+jwt" || h.Alg != "ES256" {
 		t.Errorf("proof header typ %q alg %q, want dpop+jwt ES256", h.Typ, h.Alg)
@@ -62,7 +66,8 @@ func readProof(t *testing.T, r *http.Request, d *refresh.DPoP) proofSeen {
 	y, _ := base64.RawURLEncoding.DecodeString(jwk.Y)
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
 	if err != nil {
-		t.Fatalf("proof jwk: %v", err)
+		t.Errorf("proof jwk: %v", err)
+		return proofSeen{}
 	}
 	_, claims := decodeJWS(t, vals[0], verifyES256(pub))
 	var p proofSeen

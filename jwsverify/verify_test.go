@@ -145,11 +145,15 @@ type dpopClaims struct {
 // verifyProof checks a DPoP proof with go-jose against the jwk in its own
 // header, as a server does (RFC 9449 §4.3), and returns its claims and the
 // jwk's thumbprint.
+//
+// It reports with Errorf, never Fatal: it runs in server handlers too, off
+// the test goroutine.
 func verifyProof(t *testing.T, proof string, alg jose.SignatureAlgorithm) (dpopClaims, string) {
 	t.Helper()
 	sig, err := jose.ParseSignedCompact(proof, []jose.SignatureAlgorithm{alg})
 	if err != nil {
-		t.Fatalf("go-jose cannot parse the proof as %s: %v", alg, err)
+		t.Errorf("go-jose cannot parse the proof as %s: %v", alg, err)
+		return dpopClaims{}, ""
 	}
 	h := sig.Signatures[0].Protected
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
@@ -157,19 +161,23 @@ func verifyProof(t *testing.T, proof string, alg jose.SignatureAlgorithm) (dpopC
 	}
 	jwk := h.JSONWebKey
 	if jwk == nil || !jwk.IsPublic() || !jwk.Valid() {
-		t.Fatalf("the proof's jwk is not a valid public key: %+v", jwk)
+		t.Errorf("the proof's jwk is not a valid public key: %+v", jwk)
+		return dpopClaims{}, ""
 	}
 	payload, err := sig.Verify(jwk)
 	if err != nil {
-		t.Fatalf("go-jose does not verify the proof with its jwk: %v", err)
+		t.Errorf("go-jose does not verify the proof with its jwk: %v", err)
+		return dpopClaims{}, ""
 	}
 	var c dpopClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return dpopClaims{}, ""
 	}
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return dpopClaims{}, ""
 	}
 	return c, base64.RawURLEncoding.EncodeToString(thumb)
 }
