@@ -57,12 +57,31 @@ var forbiddenInText = []string{
 }
 
 // showsSecret returns the first forbidden text that text shows, as it is or
-// hex-encoded (what %x would make of it), or "".
+// in a form fmt, slog or an error could give its bytes (a key is a []byte): hex
+// (%x), a decimal list (%v, %d), a Go byte list (%#v), base64 (slog's JSON, the
+// first 30 bytes, so that a longer value such as a whole private key, which
+// starts with its seed, is found too), or "".
 func showsSecret(text string) string {
 	lower := strings.ToLower(text)
 	for _, s := range forbiddenInText {
-		if strings.Contains(text, s) || strings.Contains(lower, hex.EncodeToString([]byte(s))) {
-			return s
+		b := []byte(s)
+		head := b[:min(len(b), 16)]
+		goList := strings.Trim(fmt.Sprintf("%#v", head), "[]byte{}")
+		b64 := b[:len(b)/3*3]
+		if len(b64) > 30 {
+			b64 = b64[:30]
+		}
+		for _, form := range []string{
+			s,
+			hex.EncodeToString(b),
+			strings.Trim(fmt.Sprint(head), "[]"),
+			goList,
+			base64.StdEncoding.EncodeToString(b64),
+			base64.RawURLEncoding.EncodeToString(b64),
+		} {
+			if strings.Contains(text, form) || strings.Contains(lower, form) {
+				return s
+			}
 		}
 	}
 	return ""
@@ -669,5 +688,25 @@ func TestTransportErrorHidesServerBytes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShowsSecretFindsEncodedKeys checks the detector itself: a private key
+// printed with any verb, or logged as slog JSON, is found.
+func TestShowsSecretFindsEncodedKeys(t *testing.T) {
+	var js strings.Builder
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("key", "key", []byte(seedKey))
+	for name, text := range map[string]string{
+		"%v":        fmt.Sprintf("%v", seedKey),
+		"%d":        fmt.Sprintf("%d", seedKey),
+		"%#v":       fmt.Sprintf("%#v", seedKey),
+		"%x":        fmt.Sprintf("%x", seedKey),
+		"%X":        fmt.Sprintf("%X", seedKey),
+		"an error":  fmt.Errorf("signing with %v failed", seedKey).Error(),
+		"slog JSON": js.String(),
+	} {
+		if showsSecret(text) != secretSeed {
+			t.Errorf("%s of the private key is not found: %.80s", name, text)
+		}
 	}
 }
