@@ -3,7 +3,6 @@ package refresh
 import (
 	"crypto"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -187,10 +186,7 @@ func (a *assertionAuth) assertion(r *AuthRequest) (string, error) {
 	if !utf8.ValidString(aud) {
 		return "", &ConfigError{Field: a.name, Reason: "the audience (WithAudience, Issuer or TokenURL) is not valid UTF-8, which a JWT's aud cannot carry"}
 	}
-	jti, err := randomID()
-	if err != nil {
-		return "", err
-	}
+	jti := rand.Text() // 26 base32 characters: 130 random bits
 	header, err := json.Marshal(assertionHeader{Alg: a.signer.Alg(), Kid: a.opts.keyID, Typ: a.opts.typ})
 	if err != nil {
 		return "", err
@@ -207,15 +203,6 @@ func (a *assertionAuth) assertion(r *AuthRequest) (string, error) {
 		return "", &ConfigError{Field: a.name, Reason: err.Error(), Err: err}
 	}
 	return s, nil
-}
-
-// randomID is 128 random bits, base64url: a jti.
-func randomID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("refresh: random jti: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // endpointAuthMethod is the method's RFC 7591 name.

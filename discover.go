@@ -261,7 +261,7 @@ type authMethodNamer interface{ endpointAuthMethod() string }
 // NewClient returns a Client for the server m describes, authenticating with
 // auth: TokenURL is m's token endpoint and RevocationURL its revocation
 // endpoint. When auth authenticates with a TLS client certificate
-// (tls_client_auth or self_signed_tls_client_auth, RFC 8705), each is the
+// (TLSClientAuth: tls_client_auth, RFC 8705), each is the
 // server's mTLS alias for it when it publishes one. Set the other fields
 // (HTTPClient, with the certificate for mutual TLS) on the result.
 //
@@ -292,7 +292,7 @@ func (m *Metadata) NewClient(auth Auth) (*Client, error) {
 		return nil, &ConfigError{Field: "Auth", Reason: fmt.Sprintf(
 			"the method %q is not in the server's token_endpoint_auth_methods_supported %q", method, supported)}
 	}
-	if method == "tls_client_auth" || method == "self_signed_tls_client_auth" {
+	if method == "tls_client_auth" {
 		if alias := m.MTLSEndpointAliases["token_endpoint"]; alias != "" {
 			c.TokenURL = alias
 		}

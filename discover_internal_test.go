@@ -10,21 +10,12 @@ import (
 	"testing"
 )
 
-// fakeTLSAuth stands for an Auth that authenticates with a TLS client
-// certificate (RFC 8705) under either method name, self_signed_tls_client_auth
-// included, which the package has no Auth for: it names its method through the
-// same unexported method as the Auths of this package.
-type fakeTLSAuth struct{ method string }
-
-func (a fakeTLSAuth) Authenticate(r *AuthRequest) error { return r.SetParam("client_id", "id") }
-func (a fakeTLSAuth) endpointAuthMethod() string        { return a.method }
-
 func TestNewClientPicksTheMTLSAliases(t *testing.T) {
 	md := &Metadata{
 		Issuer:                            "https://auth.example.com",
 		TokenEndpoint:                     "https://auth.example.com/token",
 		RevocationEndpoint:                "https://auth.example.com/revoke",
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "tls_client_auth", "self_signed_tls_client_auth"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "tls_client_auth"},
 		MTLSEndpointAliases: map[string]string{
 			"token_endpoint":      "https://mtls.auth.example.com/token",
 			"revocation_endpoint": "https://mtls.auth.example.com/revoke",
@@ -41,20 +32,16 @@ func TestNewClientPicksTheMTLSAliases(t *testing.T) {
 		wantToken, wantRevoke   string
 		wantErrAboutBothMethods bool
 	}{
-		{"tls_client_auth uses both aliases", md, fakeTLSAuth{"tls_client_auth"},
-			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
-		{"self_signed_tls_client_auth uses both aliases", md, fakeTLSAuth{"self_signed_tls_client_auth"},
-			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
-		{"an endpoint without an alias stays", &onlyToken, fakeTLSAuth{"tls_client_auth"},
+		{"an endpoint without an alias stays", &onlyToken, TLSClientAuth("id"),
 			"https://mtls.auth.example.com/token", "https://auth.example.com/revoke", false},
-		{"no aliases: the endpoints themselves", &noAliases, fakeTLSAuth{"tls_client_auth"},
+		{"no aliases: the endpoints themselves", &noAliases, TLSClientAuth("id"),
 			"https://auth.example.com/token", "https://auth.example.com/revoke", false},
 		{"TLSClientAuth uses both aliases", md, TLSClientAuth("id"),
 			"https://mtls.auth.example.com/token", "https://mtls.auth.example.com/revoke", false},
 		{"a secret method never uses the aliases", md, ClientSecretBasic("id", "s"),
 			"https://auth.example.com/token", "https://auth.example.com/revoke", false},
 		{"a TLS method the server does not list", &Metadata{TokenEndpoint: "https://a/token", TokenEndpointAuthMethodsSupported: []string{"private_key_jwt"}},
-			fakeTLSAuth{"tls_client_auth"}, "", "", true},
+			TLSClientAuth("id"), "", "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := tt.md.NewClient(tt.auth)

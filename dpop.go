@@ -135,9 +135,7 @@ func (d *DPoP) proof(method string, u *url.URL, nonce, accessToken string, now t
 		return "", &ConfigError{Field: "DPoP", Reason: "not made by NewDPoP: it has no key"}
 	}
 	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", fmt.Errorf("refresh: DPoP proof jti: %w", err)
-	}
+	rand.Read(jti[:]) // never fails: since Go 1.24 it crashes the program instead
 	b64 := base64.RawURLEncoding
 	claims := make([]byte, 0, 160+len(u.Host)+len(u.Path)+len(nonce))
 	claims = append(claims, `{"jti":"`...)
