@@ -259,7 +259,7 @@ func (e *RetryError) last(err error, reason RetryReason) error {
 // failed, or the caller's context ended while another process held the lease):
 // then nothing was sent.
 type StoreError struct {
-	Op  string // "load" or "save"; for a SharedStore's lease also "acquire" or "release"
+	Op  string // "load" or "save"; for a SharedStore's lease also "acquire" or "release"; "open" for a Manager's grant function
 	Err error  // the Store's error
 }
 

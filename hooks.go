@@ -162,7 +162,7 @@ type LeaseWait struct {
 
 // StoreFailure is the event of a Store or Lease call that failed.
 type StoreFailure struct {
-	Op       string // as in [StoreError]: "load", "save", "acquire", "release", "clear"
+	Op       string // as in [StoreError]: "load", "save", "acquire" or "release"
 	Conflict bool   // a fenced save found a newer version: errors.Is(err, [ErrVersionConflict])
 }
 

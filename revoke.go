@@ -173,15 +173,14 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) (revoked string, err
 		// The lease outlives the work done under it, which ends with the
 		// refresh timeout. Without the lease, the Store is cleared unfenced,
 		// as SetTokens writes it.
-		l, err := storeCall("acquire", func() (Lease, error) { return shared.Acquire(ctx, 2*s.timeout) })
+		l, err := acquire(ctx, shared, s.leaseTTL())
 		if err != nil {
 			s.storeFailed(err)
 			errs = append(errs, err)
 		} else {
 			st = l
-			release := context.WithoutCancel(ctx) // Release even after the work's timeout
-			defer func() {
-				if _, err := storeCall("release", func() (struct{}, error) { return struct{}{}, l.Release(release) }); err != nil {
+			defer func() { // even after the work's timeout
+				if err := releaseLease(l); err != nil {
 					s.storeFailed(err)
 					errs = append(errs, err)
 				}
@@ -218,20 +217,4 @@ func (s *Source) signOut(ctx context.Context, ours *Tokens) (revoked string, err
 		errs = append(errs, err)
 	}
 	return revoked, nil
-}
-
-// storeCall calls a SharedStore or Lease method, turning its error or panic
-// into a *StoreError with op.
-func storeCall[T any](op string, call func() (T, error)) (t T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			var zero T
-			t, err = zero, &StoreError{Op: op, Err: newPanicError(p)}
-		}
-	}()
-	if t, err = call(); err != nil {
-		var zero T
-		return zero, &StoreError{Op: op, Err: err}
-	}
-	return t, nil
 }

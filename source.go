@@ -394,9 +394,12 @@ func (s *Source) blocked(now time.Time, c *cached) bool {
 		return true
 	}
 	var se *StoreError
-	if errors.As(s.lastErr, &se) && !c.usable(now) && c != nil && c.tok.RefreshToken != "" {
-		// A store outage never keeps the Source from refreshing with the
-		// refresh token it holds.
+	_, shared := s.store.(SharedStore)
+	if !shared && errors.As(s.lastErr, &se) && !c.usable(now) && c != nil && c.tok.RefreshToken != "" {
+		// A plain Store's outage never keeps the Source from refreshing with
+		// the refresh token it holds. A SharedStore's does: without its lease
+		// nothing is sent, so a run now would only call the failing store
+		// again; the backoff applies.
 		return false
 	}
 	return now.Before(s.retryAt)

@@ -28,7 +28,7 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 	}
 	defer f.leasing.Store(false) // set by startLocked
 	start := time.Now()
-	l, err := acquire(ss, s.leaseTTL())
+	l, err := acquire(context.Background(), ss, s.leaseTTL())
 	if s.hooks.OnLeaseWait != nil {
 		emit(s, "lease_wait", s.hooks.OnLeaseWait, LeaseWait{Reason: f.reason, Duration: time.Since(start), Acquired: err == nil})
 	}
@@ -39,14 +39,15 @@ func (s *Source) runStore(f *flight) (Store, Lease, error) {
 	return l, l, nil
 }
 
-// acquire calls ss.Acquire, turning an error or a panic into a *StoreError.
-func acquire(ss SharedStore, ttl time.Duration) (l Lease, err error) {
+// acquire calls ss.Acquire, turning an error, a panic or a nil Lease into a
+// *StoreError.
+func acquire(ctx context.Context, ss SharedStore, ttl time.Duration) (l Lease, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			l, err = nil, &StoreError{Op: "acquire", Err: newPanicError(p)}
 		}
 	}()
-	l, err = ss.Acquire(context.Background(), ttl)
+	l, err = ss.Acquire(ctx, ttl)
 	switch {
 	case err != nil:
 		return nil, &StoreError{Op: "acquire", Err: err}
@@ -56,17 +57,29 @@ func acquire(ss SharedStore, ttl time.Duration) (l Lease, err error) {
 	return l, nil
 }
 
-// release frees the lease a run held, within abandonGrace. A failure is only
-// logged: the lease then lapses at its TTL.
-func (s *Source) release(l Lease, reason Reason) {
+// releaseLease frees l within abandonGrace, turning an error or a panic into
+// a *StoreError: the lease then lapses at its TTL.
+func releaseLease(l Lease) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), abandonGrace)
 	defer cancel()
-	defer func() { _ = recover() }() // a panicking Release or logger: the lease lapses
+	defer func() {
+		if p := recover(); p != nil {
+			err = &StoreError{Op: "release", Err: newPanicError(p)}
+		}
+	}()
 	if err := l.Release(ctx); err != nil {
-		se := &StoreError{Op: "release", Err: err}
-		s.storeFailed(se)
-		s.log(ctx, slog.LevelWarn, "refresh: store release failed; the lease lapses at its TTL",
-			slog.String("reason", string(reason)), slog.String("error", se.Error()))
+		return &StoreError{Op: "release", Err: err}
+	}
+	return nil
+}
+
+// release frees the lease a run held. A failure is only reported and logged.
+func (s *Source) release(l Lease, reason Reason) {
+	defer func() { _ = recover() }() // a panicking logger
+	if err := releaseLease(l); err != nil {
+		s.storeFailed(err)
+		s.log(context.Background(), slog.LevelWarn, "refresh: store release failed; the lease lapses at its TTL",
+			slog.String("reason", string(reason)), slog.String("error", err.Error()))
 	}
 }
 

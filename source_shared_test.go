@@ -334,6 +334,17 @@ func TestSharedStoreFailuresAreStoreErrors(t *testing.T) {
 			if got := len(srv.Requests()); got != tt.wantSent {
 				t.Errorf("%d token requests, want %d", got, tt.wantSent)
 			}
+			if tt.wantSent == 0 {
+				// Nothing was sent, and at the same instant nothing is tried
+				// again: the failing store is not called in a loop.
+				calls := spy.calls.Load()
+				if _, err := src.Token(t.Context()); !errors.As(err, &se) {
+					t.Errorf("Token again: got %v, want the *StoreError", err)
+				}
+				if got := spy.calls.Load(); got != calls {
+					t.Errorf("Token again called the store %d more times, want 0 within the backoff", got-calls)
+				}
+			}
 		})
 	}
 }
