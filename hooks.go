@@ -73,8 +73,11 @@ const (
 	ReasonRejected  Reason = "rejected"   // a resource answered 401 ([Source.Invalidate])
 	ReasonSaveRetry Reason = "save_retry" // tokens the Store has not taken yet
 	ReasonSetTokens Reason = "set_tokens" // [Source.SetTokens] saving new tokens
-	ReasonRevoke    Reason = "revoke"     // [Source.Revoke] signing the grant out
 )
+
+// reasonRevoke marks the flight of [Source.Revoke], which holds the Source
+// but is no refresh run: its hooks see nothing of it, its log line says it.
+const reasonRevoke Reason = "revoke"
 
 // Outcome says how a run of a Source ended.
 type Outcome string

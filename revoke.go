@@ -120,7 +120,7 @@ func (s *Source) Revoke(ctx context.Context) (err error) {
 	if err := s.lockIdle(ctx); err != nil {
 		return err
 	}
-	f := &flight{done: make(chan struct{}), reason: ReasonRevoke}
+	f := &flight{done: make(chan struct{}), reason: reasonRevoke}
 	s.flight = f
 	s.running.Store(true)
 	var ours *Tokens
