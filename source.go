@@ -551,6 +551,11 @@ func (s *Source) failLocked(err error) {
 	s.failures++
 	s.lastErr = err
 	backoff := max(minBackoff<<min(s.failures-1, 6), serverRetryAfter(err))
+	if _, ok := errors.AsType[*StoreError](err); ok {
+		// The token endpoint did not fail: the store is tried again each
+		// minBackoff, so that a Source is back soon after its store is.
+		backoff = minBackoff
+	}
 	s.retryAt = s.now().Add(min(backoff, maxBackoff))
 	if isFinal(err) {
 		s.final = true
