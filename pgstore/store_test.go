@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/cipher"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,44 +86,52 @@ func TestReleaseAloneWakesAWaiter(t *testing.T) {
 
 func TestSaveWakesAWaiterThatTriesAgain(t *testing.T) {
 	p := testPool(t)
-	st := newStore(t)
-	holder, err := st.Acquire(ctxFor(t), time.Hour)
+	key := newKey(t)
+	holder, err := pgstore.New(p, key).Acquire(ctxFor(t), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const before = 0
-	waitListeners(t, p, before) // the listeners of earlier tests have gone
+	defer holder.Release(ctxFor(t))
+	tp, claims := tracedPool(t)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	got := make(chan error, 1)
 	go func() {
-		_, err := st.Acquire(ctx, time.Hour)
+		_, err := pgstore.New(tp, key).Acquire(ctx, time.Hour)
 		got <- err
 	}()
-	waitListeners(t, p, before+1)
+	// One claim before listening and one after: then it sleeps, listening.
+	claims.waitFor(t, "the waiter to claim twice and sleep", atLeast(2))
 	if _, err := holder.Load(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
+	claims.mark()
 	if err := holder.Save(ctxFor(t), &refresh.Tokens{AccessToken: "a", TokenType: "Bearer"}); err != nil {
 		t.Fatal(err)
 	}
-	// The waiter woke, found the lease still held, and waits again.
+	// The save wakes the waiter: it claims once more, finds the lease still
+	// held, and waits again.
+	claims.waitMarked(t, "the holder's save to wake the waiter", 1)
 	cancel()
 	if err := <-got; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Acquire while held after a save: %v, want context.Canceled", err)
 	}
-	_ = holder.Release(ctxFor(t))
+	if d := cmp.Diff([]int{3}, claims.perOwner()); d != "" {
+		t.Errorf("lease claims per waiter (-want +got): one before listening, one after, one after the save:\n%s", d)
+	}
 }
 
 func TestManyWaitersOneListener(t *testing.T) {
 	p := testPool(t)
-	st := newStore(t)
-	holder, err := st.Acquire(ctxFor(t), time.Hour)
+	key := newKey(t)
+	holder, err := pgstore.New(p, key).Acquire(ctxFor(t), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const before = 0
 	waitListeners(t, p, before) // the listeners of earlier tests have gone
+	tp, claims := tracedPool(t)
+	st := pgstore.New(tp, key) // one Store for all the waiters
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -134,7 +144,17 @@ func TestManyWaitersOneListener(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitListeners(t, p, before+1)
+	// A waiter's second claim follows its wait for the listener: once all n
+	// made it, all n are listening, and asleep.
+	claims.waitFor(t, fmt.Sprintf("%d waiters to claim twice each", n), func(c []int) bool {
+		return len(c) == n && c[0] >= 2
+	})
+	if d := cmp.Diff(slices.Repeat([]int{2}, n), claims.perOwner()); d != "" {
+		t.Errorf("lease claims per waiter before the release (-want +got):\n%s", d)
+	}
+	if got := listeners(t, p); got != before+1 {
+		t.Errorf("%d sessions listen for one Store's %d waiters; want 1", got-before, n)
+	}
 	if err := holder.Release(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -145,33 +165,158 @@ func TestManyWaitersOneListener(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if got := listeners(t, p); got > before+1 {
-		t.Errorf("%d sessions listened for one Store's %d waiters; want 1", got, n)
-	}
 }
 
 func TestWaitersOfOtherGrantsSleepOn(t *testing.T) {
 	p := testPool(t)
-	a, b := newStore(t), newStore(t)
-	holder, err := b.Acquire(ctxFor(t), time.Hour)
+	a, key := newStore(t), newKey(t)
+	holder, err := pgstore.New(p, key).Acquire(ctxFor(t), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer holder.Release(ctxFor(t))
 	const before = 0
 	waitListeners(t, p, before) // the listeners of earlier tests have gone
+	tp, claims := tracedPool(t)
 	ctx, cancel := context.WithCancel(ctxFor(t))
+	defer cancel()
 	got := make(chan error, 1)
 	go func() {
-		_, err := b.Acquire(ctx, time.Hour)
+		_, err := pgstore.New(tp, key).Acquire(ctx, time.Hour)
 		got <- err
 	}()
-	waitListeners(t, p, before+1)
-	release(t, acquire(t, a)) // notifies a's key only
+	claims.waitFor(t, "b's waiter to claim twice and sleep", atLeast(2))
+	waitListeners(t, p, before+1) // and the server shows it listening
+	// A wrong wake by a's notifications shows only if one reaches the
+	// listener before b's save, where it would merge with the right wake;
+	// right after LISTEN they were seen to come late, so a releases often.
+	for range 10 {
+		release(t, acquire(t, a)) // notifies a's key only
+	}
+	// b's save, notified after a's releases on the same LISTEN connection,
+	// wakes the waiter once: a claim for each wake by a's releases would come
+	// on top of it. The claims it waits for start after the save is sent, so
+	// that a claim made on a wake by a's releases cannot stand in for it.
+	if _, err := holder.Load(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	claims.mark()
+	if err := holder.Save(ctxFor(t), &refresh.Tokens{AccessToken: "b", TokenType: "Bearer"}); err != nil {
+		t.Fatal(err)
+	}
+	claims.waitMarked(t, "b's save to wake b's waiter", 1)
 	cancel()
 	if err := <-got; !errors.Is(err, context.Canceled) {
-		t.Fatalf("b's waiter after a's release: %v, want context.Canceled", err)
+		t.Fatalf("b's waiter after a's releases: %v, want context.Canceled", err)
 	}
-	_ = holder.Release(ctxFor(t))
+	if d := cmp.Diff([]int{3}, claims.perOwner()); d != "" {
+		t.Errorf("b's waiter's lease claims (-want +got): two before sleeping, none for a's releases, one for b's save:\n%s", d)
+	}
+}
+
+// claimTracer is a [pgx.QueryTracer] that counts the lease claims (the
+// "UPDATE ... SET owner = $2 ... RETURNING" of Acquire) sent on its pool, per
+// owner token: one token per Acquire call.
+type claimTracer struct {
+	mu      sync.Mutex
+	owners  map[string]int
+	marked  int           // claims started since the last mark
+	changed chan struct{} // closed and replaced at each claim
+}
+
+// tracedPool is a pool of its own on the tests' server, whose claims c counts.
+func tracedPool(t *testing.T) (*pgxpool.Pool, *claimTracer) {
+	t.Helper()
+	testPool(t) // starts the server and makes the table
+	cfg, err := pgxpool.ParseConfig(server.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &claimTracer{owners: map[string]int{}, changed: make(chan struct{})}
+	cfg.ConnConfig.Tracer = c
+	p, err := pgxpool.NewWithConfig(ctxFor(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p, c
+}
+
+func (c *claimTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if !strings.HasPrefix(d.SQL, "UPDATE ") || !strings.Contains(d.SQL, " SET owner = $2") || len(d.Args) < 2 {
+		return ctx
+	}
+	owner, _ := d.Args[1].(string)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.owners[owner]++
+	c.marked++
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return ctx
+}
+
+func (*claimTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// perOwner is the claims so far of each owner, in ascending order.
+func (c *claimTracer) perOwner() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.perOwnerLocked()
+}
+
+func (c *claimTracer) perOwnerLocked() []int {
+	n := make([]int, 0, len(c.owners))
+	for _, k := range c.owners {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// mark starts the count of claims that waitMarked waits for: claims sent
+// after mark, and so caused by what the test does next (or by a bug).
+func (c *claimTracer) mark() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.marked = 0
+}
+
+// waitFor returns once ok holds for the claims per owner (ascending), woken
+// by each claim; reaching bound first is a failure.
+func (c *claimTracer) waitFor(t *testing.T, what string, ok func([]int) bool) {
+	t.Helper()
+	c.wait(t, what, func(n []int, _ int) bool { return ok(n) })
+}
+
+// waitMarked returns once n claims have started since the last mark.
+func (c *claimTracer) waitMarked(t *testing.T, what string, n int) {
+	t.Helper()
+	c.wait(t, what, func(_ []int, marked int) bool { return marked >= n })
+}
+
+func (c *claimTracer) wait(t *testing.T, what string, ok func(perOwner []int, marked int) bool) {
+	t.Helper()
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		n, marked, changed := c.perOwnerLocked(), c.marked, c.changed
+		c.mu.Unlock()
+		if ok(n, marked) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			t.Fatalf("waited %s for %s; lease claims per owner: %v", bound, what, n)
+		}
+	}
+}
+
+// atLeast holds when one owner made all the claims, and at least n.
+func atLeast(n int) func([]int) bool {
+	return func(c []int) bool { return len(c) == 1 && c[0] >= n }
 }
 
 func acquire(t *testing.T, st refresh.SharedStore) refresh.Lease {
